@@ -1,0 +1,7 @@
+"""jaxfit: train, cross-validate and tune models in JAX as one compiled program."""
+
+from . import losses as losses
+from . import models as models
+from . import penalties as penalties
+from . import solvers as solvers
+from ._version import __version__ as __version__

@@ -1,0 +1,171 @@
+"""Checks run in plain Python at the public boundary, before anything is traced.
+
+Shape and type checks always run. Value checks (NaN/inf, label sets, sign) run only
+when the array is concrete: inside `vmap`/`jit` a traced value cannot be inspected, and
+nothing may raise from inside a trace for a value the user could not see.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def is_traced(x: Any) -> bool:
+    """True if `x` is a JAX tracer (we are inside jit/vmap/grad)."""
+    return isinstance(x, jax.core.Tracer)
+
+
+def float_dtype():
+    """The working float dtype: float64 under `jax_enable_x64`, else float32."""
+    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+
+
+def _describe(x: Any) -> str:
+    shape = getattr(x, "shape", None)
+    if shape is not None:
+        return f"an array of shape {tuple(shape)} and dtype {getattr(x, 'dtype', '?')}"
+    return f"{type(x).__name__} {x!r}"[:120]
+
+
+def as_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None,
+             dtype: str = "float", allow_empty: bool = False) -> jax.Array:
+    """Convert `x` to a JAX array and check its rank, kind and finiteness.
+
+    Args:
+      x: array-like (NumPy, JAX, pandas, list).
+      name: the argument's name, used in error messages.
+      ndim: accepted rank or ranks.
+      dtype: "float" (integers and low-precision floats are promoted to the working
+        float dtype), "int" (integer labels; integral floats are accepted) or "any".
+      allow_empty: accept arrays with a zero-length axis.
+    """
+    if hasattr(x, "to_numpy") and not isinstance(x, (jax.Array, np.ndarray)):
+        x = x.to_numpy()  # pandas Series / DataFrame
+    if not is_traced(x):
+        try:
+            x_np = np.asarray(x)
+        except Exception as err:  # ragged lists and the like
+            raise TypeError(f"`{name}` must be array-like; got {_describe(x)} ({err}).") from None
+        if x_np.dtype == object or x_np.dtype.kind in "USV":
+            raise TypeError(
+                f"`{name}` must hold numbers; got dtype {x_np.dtype}. Encode text or "
+                f"categories as numbers first (e.g. jaxfit.data.load_csv label-encodes a "
+                f"string target).")
+        x = x if isinstance(x, jax.Array) else x_np
+    kind = np.dtype(x.dtype).kind
+    if kind not in "biuf":
+        raise TypeError(f"`{name}` must be a real numeric array; got dtype {x.dtype}.")
+    if ndim is not None:
+        ndims = (ndim,) if isinstance(ndim, int) else ndim
+        if x.ndim not in ndims:
+            want = " or ".join(f"{d}-D" for d in ndims)
+            hint = " Reshape a single feature with X.reshape(-1, 1)." if 2 in ndims and x.ndim == 1 else ""
+            raise ValueError(f"`{name}` must be a {want} array; got {_describe(x)}.{hint}")
+    if not allow_empty and x.size == 0:
+        raise ValueError(f"`{name}` is empty (shape {tuple(x.shape)}); it needs at least one sample.")
+    if dtype == "float":
+        target = float_dtype() if (kind != "f" or np.dtype(x.dtype).itemsize < 4) else x.dtype
+        if jnp.dtype(target) == jnp.float64 and not jax.config.jax_enable_x64:
+            target = jnp.float32
+        x = jnp.asarray(x, dtype=target)
+        check_finite(x, name)
+    elif dtype == "int":
+        if kind == "f":
+            if not is_traced(x) and not np.all(np.equal(np.mod(np.asarray(x), 1), 0)):
+                raise ValueError(f"`{name}` must hold integer class labels; got non-integral values.")
+        x = jnp.asarray(x, dtype=jnp.int32)
+    else:
+        x = jnp.asarray(x)
+    return x
+
+
+def check_finite(x: jax.Array, name: str) -> None:
+    """Raise if a concrete float array holds NaN or inf."""
+    if is_traced(x) or not jnp.issubdtype(x.dtype, jnp.floating):
+        return
+    bad = ~np.isfinite(np.asarray(x))
+    if bad.any():
+        where = np.argwhere(bad)[0].tolist()
+        raise ValueError(
+            f"`{name}` contains {int(bad.sum())} NaN or infinite value(s) (first at index "
+            f"{where}). Remove or impute them before fitting.")
+
+
+def check_length(n: int, x: jax.Array, name: str, ref: str = "X") -> None:
+    """Raise if `x` does not have `n` rows."""
+    if x.shape[0] != n:
+        raise ValueError(
+            f"`{name}` has {x.shape[0]} rows but `{ref}` has {n}; they must have one entry "
+            f"per sample.")
+
+
+def check_weights(w: Any, n: int, name: str = "sample_weight") -> jax.Array:
+    """A 1-D, non-negative weight vector of length `n`, not all zero when concrete."""
+    w = as_array(w, name, ndim=1)
+    check_length(n, w, name)
+    if not is_traced(w):
+        w_np = np.asarray(w)
+        if (w_np < 0).any():
+            raise ValueError(f"`{name}` must be non-negative; got a minimum of {w_np.min()}.")
+        if not (w_np > 0).any():
+            raise ValueError(f"`{name}` is zero everywhere; at least one sample needs weight.")
+    return w
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None, allow_none: bool = False) -> int | None:
+    """A Python integer, at least `minimum`."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an integer; got {_describe(value)}.")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"`{name}` must be >= {minimum}; got {value}.")
+    return int(value)
+
+
+def check_scalar(value: Any, name: str, *, minimum: float | None = None, maximum: float | None = None,
+                 strict_min: bool = False, allow_none: bool = False):
+    """A real scalar (Python number or 0-d array, possibly traced) within bounds."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not (isinstance(value, numbers.Real) or (
+            hasattr(value, "shape") and tuple(value.shape) == ())):
+        raise TypeError(f"`{name}` must be a real scalar; got {_describe(value)}.")
+    if is_traced(value):
+        return value
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"`{name}` must be finite; got {v}.")
+    if minimum is not None and (v <= minimum if strict_min else v < minimum):
+        raise ValueError(f"`{name}` must be {'>' if strict_min else '>='} {minimum}; got {v}.")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"`{name}` must be <= {maximum}; got {v}.")
+    return value
+
+
+def check_choice(value: Any, name: str, choices) -> Any:
+    """`value` must be one of `choices`."""
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {sorted(choices)}; got {value!r}.")
+    return value
+
+
+def check_key(key: Any, name: str = "key", *, default: int | None = 0) -> jax.Array:
+    """A typed PRNG key. Raw uint32[2] keys are wrapped; None gives `jax.random.key(default)`."""
+    if key is None:
+        if default is None:
+            raise ValueError(f"`{name}` is required: pass jax.random.key(seed).")
+        return jax.random.key(default)
+    if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+        raise TypeError(f"`{name}` must be a JAX PRNG key; got the integer {key}. "
+                        f"Pass jax.random.key({key}).")
+    if hasattr(key, "dtype") and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key
+    if hasattr(key, "dtype") and key.dtype == jnp.uint32 and tuple(key.shape)[-1:] == (2,):
+        return jax.random.wrap_key_data(key)
+    raise TypeError(f"`{name}` must be a JAX PRNG key such as jax.random.key(0); got {_describe(key)}.")

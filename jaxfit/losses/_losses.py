@@ -1,0 +1,46 @@
+"""Per-sample losses: `loss(outputs, y) -> [n]`, reduced by the caller with weights.
+
+Every loss has the same signature (optax's), with hyperparameters keyword-only, so
+`fit`, `cross_validate` and `search` treat them alike. Labels for the binary losses are
+0/1, as jaxfit's data loaders produce them.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import optax
+
+
+def _per_sample(values):
+    # Multi-output regression sums over outputs so each sample gives one number.
+    return values.sum(axis=-1) if values.ndim == 2 else values
+
+
+def squared_error(outputs, y):
+    """`(outputs - y)²` per sample (summed over outputs when 2-D), as optax."""
+    return _per_sample(optax.losses.squared_error(outputs, y))
+
+
+def absolute_error(outputs, y):
+    """`|outputs - y|` per sample (summed over outputs when 2-D)."""
+    return _per_sample(jnp.abs(outputs - y))
+
+
+def huber(outputs, y, *, delta: float = 1.0):
+    """Huber loss: quadratic within `delta` of the target, linear beyond (optax's)."""
+    return _per_sample(optax.losses.huber_loss(outputs, y, delta=delta))
+
+
+def binary_cross_entropy(logits, y):
+    """Logistic loss from logits `[n]` and 0/1 labels; stable for large logits."""
+    return optax.losses.sigmoid_binary_cross_entropy(logits, y.astype(logits.dtype))
+
+
+def softmax_cross_entropy(logits, y):
+    """Multinomial loss from logits `[n, n_classes]` and integer labels `[n]`."""
+    return optax.losses.softmax_cross_entropy_with_integer_labels(logits, y.astype(jnp.int32))
+
+
+def hinge(outputs, y):
+    """Hinge loss `max(0, 1 - s·outputs)` with `s = 2y - 1` for 0/1 labels."""
+    return optax.losses.hinge_loss(outputs, 2.0 * y.astype(outputs.dtype) - 1.0)

@@ -1,0 +1,83 @@
+"""One interface for every solver: `Solver(init, step)`, driven by `jaxfit.fit`.
+
+An optax `GradientTransformation` is wrapped into a `Solver` by `as_solver`, so any
+optax optimizer, schedule or chain (clipping included) is accepted wherever a jaxfit
+solver is. The proximal, L-BFGS, Newton and closed-form solvers implement the same pair.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from ..penalties import Penalty
+
+
+class Objective(NamedTuple):
+    """What a solver minimises in one step: `smooth(params) + penalty.value(params)`.
+
+    `smooth` is the weighted mean loss on the current (mini-)batch. Solvers that can use
+    `penalty.prox` (proximal methods) keep the penalty apart; the others add its value.
+    """
+
+    smooth: Callable[[Any], jax.Array]
+    penalty: Penalty
+
+    def value(self, params):
+        return self.smooth(params) + self.penalty.value(params)
+
+
+class Solver(NamedTuple):
+    """A minimiser as a pair of pure functions.
+
+    Attributes:
+      init: `init(params) -> state`.
+      step: `step(objective, params, state) -> (params, state, value, optimality)`, where
+        `value` is the objective at the incoming params and `optimality` a non-negative
+        measure that is zero at a minimum (largest gradient entry, or gradient-mapping
+        norm for proximal steps); `fit` stops when it falls to `tol`.
+    """
+
+    init: Callable
+    step: Callable
+
+
+def tree_max_abs(tree) -> jax.Array:
+    """Largest absolute entry over all leaves."""
+    return jnp.max(jnp.stack([jnp.max(jnp.abs(x)) for x in jax.tree_util.tree_leaves(tree)]))
+
+
+def tree_all_finite(tree) -> jax.Array:
+    """True when every entry of every leaf is finite."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+
+
+def from_optax(optimizer: optax.GradientTransformation) -> Solver:
+    """Wrap an optax transform: one gradient step on `smooth + penalty` per call.
+
+    The extra arguments optax's L-BFGS and line searches need (`value`, `grad`,
+    `value_fn`) are passed to every transform; those that ignore them are unaffected.
+    """
+    tx = optax.with_extra_args_support(optimizer)
+
+    def step(objective: Objective, params, state):
+        value, grad = jax.value_and_grad(objective.value)(params)
+        updates, state = tx.update(grad, state, params, value=value, grad=grad,
+                                   value_fn=objective.value)
+        return optax.apply_updates(params, updates), state, value, tree_max_abs(grad)
+
+    return Solver(tx.init, step)
+
+
+def as_solver(optimizer: Any, name: str = "optimizer") -> Solver:
+    """Accept a jaxfit `Solver` or any optax `GradientTransformation`."""
+    if isinstance(optimizer, Solver):
+        return optimizer
+    if isinstance(optimizer, optax.GradientTransformation):
+        return from_optax(optimizer)
+    raise TypeError(
+        f"`{name}` must be an optax GradientTransformation (e.g. optax.adam(1e-3)) or a "
+        f"jaxfit.solvers Solver; got {type(optimizer).__name__}.")
