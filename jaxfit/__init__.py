@@ -5,3 +5,5 @@ from . import models as models
 from . import penalties as penalties
 from . import solvers as solvers
 from ._version import __version__ as __version__
+from ._fit import FitResult as FitResult
+from ._fit import fit as fit

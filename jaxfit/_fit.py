@@ -1,0 +1,252 @@
+"""`fit`: the whole training loop, compiled once, as a pure function of its inputs."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import penalties as _penalties
+from ._validation import (as_array, check_int, check_key, check_length, check_scalar,
+                          check_weights, is_traced)
+from .losses import LOSSES
+from .models import Model
+from .solvers import Objective, as_solver
+from .solvers._base import tree_all_finite
+
+
+class FitResult(NamedTuple):
+    """What `fit` returns; under `vmap` every field gains the batch axis.
+
+    Attributes:
+      params: the fitted parameters (the best on the validation weights when early
+        stopping; the last finite ones when the fit diverged).
+      history: `[steps]` objective at each step (the mini-batch objective in SGD);
+        NaN after the last step taken.
+      n_steps: optimizer steps taken.
+      converged: the stopping tolerance was met.
+      diverged: the objective or the parameters became non-finite; the fit stopped there.
+      validation_history: `[steps]` validation loss, written at the last step of each
+        epoch (every step in full-batch training); NaN elsewhere or without validation.
+    """
+
+    params: Any
+    history: jax.Array
+    n_steps: jax.Array
+    converged: jax.Array
+    diverged: jax.Array
+    validation_history: jax.Array
+
+
+class _State(NamedTuple):
+    step: jax.Array          # int32, optimizer steps taken so far
+    params: Any
+    solver_state: Any
+    key: jax.Array
+    history: jax.Array       # [steps]
+    val_history: jax.Array   # [steps]
+    best_params: Any
+    best_val: jax.Array      # best validation loss so far
+    bad_epochs: jax.Array    # int32, epochs since the validation loss last improved
+    epoch_loss: jax.Array    # mean mini-batch objective of the last epoch (SGD tolerance)
+    converged: jax.Array
+    diverged: jax.Array
+    stopped: jax.Array       # early stopping triggered
+
+
+def _select(pred, new, old):
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), new, old)
+
+
+def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, steps: int,
+        batch_size: int | None = None, sample_weight=None, key=None, tol: float | None = None,
+        validation_weight=None, patience: int | None = None, params=None) -> FitResult:
+    """Fit `model` by minimising `weighted mean loss + penalty`, in one compiled loop.
+
+    The loop runs in `lax.while_loop` inside `jit`, so `fit` composes with `vmap` (over
+    learning rates, penalty strengths, seeds, fold masks) and compiles once for all
+    their values. Samples are selected by weights: a cross-validation fold, a bootstrap
+    sample or padding is just a 0/1 `sample_weight`.
+
+    Args:
+      model: a `Model(init, apply)`, e.g. `jaxfit.models.logistic()`.
+      loss: a per-sample loss `loss(outputs, y) -> [n]` or its name in `jaxfit.losses`.
+      X: `[n, d]` features.
+      y: `[n]` targets or labels (or `[n, m]` for multi-output regression).
+      optimizer: any optax `GradientTransformation` (schedules, `optax.chain` with
+        `optax.clip_by_global_norm` for gradient clipping, ...) or a `jaxfit.solvers`
+        solver. Its hyperparameters may be traced values.
+      penalty: a `jaxfit.penalties` Penalty on the weights (default: none).
+      steps: maximum number of optimizer steps.
+      batch_size: `None` for full-batch steps; else mini-batch SGD where the samples with
+        non-zero weight are reshuffled every epoch and each is visited once per epoch.
+      sample_weight: `[n]` non-negative weights (default: all ones).
+      key: `jax.random.key` for initialisation, shuffling and dropout (default key 0).
+      tol: stop when the solver's optimality measure (full batch: largest gradient
+        entry) falls to `tol`; with mini-batches, when an epoch's mean objective
+        improves by less than `tol` (relative). `None` runs all `steps`.
+      validation_weight: `[n]` weights of held-out samples; their loss is evaluated at
+        each epoch's end and the best parameters are returned.
+      patience: with `validation_weight`, stop after this many epochs without
+        improvement of the validation loss (early stopping).
+      params: initial parameters (default: `model.init(key, d)`), e.g. a warm start.
+
+    Returns:
+      `FitResult(params, history, n_steps, converged, diverged, validation_history)`.
+      A diverging fit does not raise: it stops with `diverged=True`.
+
+    Example:
+      >>> result = fit(models.linear(), "squared_error", X, y,
+      ...              optimizer=optax.sgd(0.1), steps=500, tol=1e-6)
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"`model` must be a jaxfit.models.Model such as models.linear(); "
+                        f"got {type(model).__name__}.")
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"`loss` must be one of {sorted(LOSSES)} or a callable; got {loss!r}.")
+        loss = LOSSES[loss]
+    if not callable(loss):
+        raise TypeError(f"`loss` must be a callable loss(outputs, y) or a loss name; got {type(loss).__name__}.")
+    solver = as_solver(optimizer)
+    penalty = _penalties.none() if penalty is None else penalty
+    if not isinstance(penalty, _penalties.Penalty):
+        raise TypeError(f"`penalty` must be a jaxfit.penalties Penalty such as penalties.l2(0.1); "
+                        f"got {type(penalty).__name__}.")
+    X = as_array(X, "X", ndim=2)
+    y = _as_targets(y)
+    n = X.shape[0]
+    check_length(n, y, "y")
+    steps = check_int(steps, "steps", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1, allow_none=True)
+    if batch_size is not None:
+        batch_size = min(batch_size, n)  # as scikit-learn: a batch cannot exceed the data
+    sample_weight = jnp.ones(n, X.dtype) if sample_weight is None else check_weights(sample_weight, n)
+    if validation_weight is not None:
+        validation_weight = check_weights(validation_weight, n, "validation_weight")
+    patience = check_int(patience, "patience", minimum=1, allow_none=True)
+    if patience is not None and validation_weight is None:
+        raise ValueError("`patience` needs `validation_weight`: early stopping watches the loss "
+                         "on held-out samples. Pass validation_weight (a 0/1 mask of length n).")
+    tol = check_scalar(tol, "tol", minimum=0.0, allow_none=True)
+    if tol is not None and is_traced(tol):
+        raise TypeError("`tol` must be a Python float (it selects the stopping rule); got a traced value.")
+    key = check_key(key)
+    init_key, loop_key = jax.random.split(key)
+    if params is None:
+        params = model.init(init_key, X.shape[1])
+    _check_model_fits(model, loss, params, X, y)
+    return _fit_loop(model, loss, solver, steps, batch_size, -1.0 if tol is None else float(tol),
+                     patience, X, y, sample_weight.astype(X.dtype),
+                     None if validation_weight is None else validation_weight.astype(X.dtype),
+                     loop_key, params, penalty)
+
+
+def _as_targets(y):
+    y = y.to_numpy() if hasattr(y, "to_numpy") and not isinstance(y, jax.Array) else y
+    kind = np.dtype(y.dtype).kind if hasattr(y, "dtype") else np.asarray(y).dtype.kind
+    return as_array(y, "y", ndim=(1, 2), dtype="float" if kind == "f" else "int")
+
+
+def _check_model_fits(model, loss, params, X, y):
+    """Trace shapes only (no compute) so a mismatch fails here with a clear message."""
+    try:
+        outputs = jax.eval_shape(lambda p, x: model.apply(p, x), params, X)
+    except Exception as err:
+        raise ValueError(f"`params` do not fit the model and X of shape {tuple(X.shape)}: {err}") from None
+    try:
+        values = jax.eval_shape(loss, outputs, y)
+    except Exception as err:
+        raise ValueError(f"`y` of shape {tuple(y.shape)} does not fit the model outputs of shape "
+                         f"{tuple(outputs.shape)} for this loss: {err}") from None
+    if tuple(values.shape) != (X.shape[0],):
+        raise ValueError(f"`loss` must return one value per sample, shape ({X.shape[0]},); got "
+                         f"shape {tuple(values.shape)}. Check that y matches the model outputs "
+                         f"{tuple(outputs.shape)} (integer labels for softmax, [n] for binary).")
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5, 6))
+def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
+              X, y, weight, val_weight, key, params, penalty) -> FitResult:
+    n = X.shape[0]
+    nan = jnp.full((steps,), jnp.nan, X.dtype)
+
+    def mean_loss(p, Xb, yb, wb, k, train):
+        values = loss(model.apply(p, Xb, key=k, train=train), yb)
+        return jnp.sum(wb * values) / jnp.sum(wb)
+
+    def train_step(s: _State, Xb, yb, wb) -> _State:
+        key, dropout_key = jax.random.split(s.key)
+        objective = Objective(lambda p: mean_loss(p, Xb, yb, wb, dropout_key, True), penalty)
+        new_params, new_solver_state, value, optimality = solver.step(objective, s.params, s.solver_state)
+        ok = jnp.isfinite(value) & tree_all_finite(new_params)
+        return s._replace(
+            step=s.step + 1,
+            params=_select(ok, new_params, s.params),  # a diverged fit keeps its last finite params
+            solver_state=_select(ok, new_solver_state, s.solver_state),
+            key=key,
+            history=s.history.at[s.step].set(value),
+            diverged=~ok,
+            converged=ok & (optimality <= tol) if batch_size is None else s.converged)
+
+    def end_epoch(s: _State, epoch_loss) -> _State:
+        if batch_size is not None and tol >= 0:
+            improvement = s.epoch_loss - epoch_loss
+            s = s._replace(converged=~s.diverged & (improvement < tol * jnp.maximum(jnp.abs(s.epoch_loss), 1.0)),
+                           epoch_loss=epoch_loss)
+        if val_weight is None:
+            return s
+        val = mean_loss(s.params, X, y, val_weight, None, False)
+        improved = val < s.best_val
+        bad_epochs = jnp.where(improved, 0, s.bad_epochs + 1)
+        return s._replace(
+            val_history=s.val_history.at[s.step - 1].set(val),
+            best_params=_select(improved, s.params, s.best_params),
+            best_val=jnp.where(improved, val, s.best_val),
+            bad_epochs=bad_epochs,
+            stopped=jnp.bool_(False) if patience is None else bad_epochs >= patience)
+
+    def full_batch_epoch(s: _State) -> _State:
+        s = train_step(s, X, y, weight)
+        return end_epoch(s, s.history[s.step - 1])
+
+    def minibatch_epoch(s: _State) -> _State:
+        # Active samples first, in random order; one argsort per epoch, O(batch) per step.
+        key, perm_key = jax.random.split(s.key)
+        order = jnp.argsort(jnp.where(weight > 0, jax.random.uniform(perm_key, (n,)), 2.0))
+        order = jnp.concatenate([order, jnp.zeros(batch_size, order.dtype)])
+        n_active = jnp.sum(weight > 0)
+        first_step = s.step
+
+        def body(carry):
+            s, pos = carry
+            idx = jax.lax.dynamic_slice(order, (pos,), (batch_size,))
+            wb = jnp.where(pos + jnp.arange(batch_size) < n_active, weight[idx], 0.0)
+            return train_step(s, X[idx], y[idx], wb), pos + batch_size
+
+        def more(carry):
+            s, pos = carry
+            return (pos < n_active) & (s.step < steps) & ~s.diverged
+
+        s, _ = jax.lax.while_loop(more, body, (s._replace(key=key), jnp.int32(0)))
+        taken = jnp.arange(steps)
+        in_epoch = (taken >= first_step) & (taken < s.step)
+        epoch_loss = jnp.sum(jnp.where(in_epoch, s.history, 0.0)) / jnp.maximum(s.step - first_step, 1)
+        return end_epoch(s, epoch_loss)
+
+    def running(s: _State):
+        return (s.step < steps) & ~s.converged & ~s.diverged & ~s.stopped
+
+    false = jnp.bool_(False)
+    state = _State(step=jnp.int32(0), params=params, solver_state=solver.init(params), key=key,
+                   history=nan, val_history=nan, best_params=params,
+                   best_val=jnp.array(jnp.inf, X.dtype), bad_epochs=jnp.int32(0),
+                   epoch_loss=jnp.array(jnp.inf, X.dtype), converged=false, diverged=false, stopped=false)
+    epoch = full_batch_epoch if batch_size is None else minibatch_epoch
+    state = jax.lax.while_loop(running, epoch, state)
+    final = state.params if val_weight is None else state.best_params
+    return FitResult(final, state.history, state.step, state.converged, state.diverged,
+                     state.val_history)
