@@ -1,0 +1,235 @@
+"""jaxfit.data against scikit-learn and NumPy references, plus its input checks."""
+
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from sklearn import datasets
+from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.preprocessing import StandardScaler
+
+from jaxfit.data import (EXAMPLES, Dataset, Scaling, load_csv, load_example, one_hot, standardize,
+                         train_test_split)
+
+SKLEARN_LOADERS = {
+    "breast_cancer": datasets.load_breast_cancer,
+    "iris": datasets.load_iris,
+    "wine": datasets.load_wine,
+    "diabetes": lambda: datasets.load_diabetes(scaled=False),
+}
+
+
+def write(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# --- bundled examples ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_load_example_matches_sklearn(name):
+    ref = SKLEARN_LOADERS[name]()
+    data = load_example(name)
+    assert isinstance(data, Dataset)
+    assert data.X.dtype == np.float32 and data.X.shape == ref.data.shape
+    np.testing.assert_allclose(data.X, ref.data, rtol=1e-6)
+    assert data.feature_names == tuple(ref.feature_names)
+    if name == "diabetes":
+        assert data.classes is None and data.y.dtype == np.float32
+        np.testing.assert_allclose(data.y, ref.target, rtol=1e-6)
+    else:
+        assert data.y.dtype == np.int32
+        assert data.classes == tuple(sorted(ref.target_names))
+        # Same label for every sample, whatever the integer encoding.
+        np.testing.assert_array_equal(np.asarray(data.classes)[data.y], ref.target_names[ref.target])
+
+
+def test_load_example_equals_load_csv_on_the_shipped_file():
+    from importlib import resources
+    with resources.as_file(resources.files("jaxfit.data") / "examples" / "iris.csv") as path:
+        via_csv = load_csv(path, "species")
+    data = load_example("iris")
+    np.testing.assert_array_equal(via_csv.X, data.X)
+    np.testing.assert_array_equal(via_csv.y, data.y)
+    assert via_csv[2:] == data[2:]
+
+
+# --- load_csv -----------------------------------------------------------------------
+
+def test_load_csv_string_target_round_trip(tmp_path):
+    X = np.array([[1.5, -2.0], [0.25, 3.0], [7.0, 0.125], [2.0, 2.0]])
+    labels = ["dog", "cat", "dog", "bird"]
+    rows = "\n".join(f"{float(a)!r},{lab},{float(b)!r}" for (a, b), lab in zip(X, labels))
+    data = load_csv(write(tmp_path, "a,animal,b\n" + rows + "\n"), "animal")
+    np.testing.assert_array_equal(data.X, X.astype(np.float32))
+    assert data.feature_names == ("a", "b")
+    assert data.classes == ("bird", "cat", "dog")
+    np.testing.assert_array_equal(data.y, [2, 1, 2, 0])
+    assert data.y.dtype == np.int32
+
+
+def test_load_csv_task_inference_and_feature_selection(tmp_path):
+    path = write(tmp_path, "x,z,k,r,flag\n1,9,3,0.5,true\n2,8,1,1.5,false\n3,7,3,2.5,true\n")
+    by_int = load_csv(path, "k", features=["z", "x"])
+    assert by_int.classes == (1, 3) and by_int.feature_names == ("z", "x")
+    np.testing.assert_array_equal(by_int.X, [[9, 1], [8, 2], [7, 3]])
+    by_float = load_csv(path, "r")
+    assert by_float.classes is None and by_float.y.dtype == np.float32
+    assert by_float.feature_names == ("x", "z", "k", "flag")
+    np.testing.assert_array_equal(by_float.X[:, 3], [1, 0, 1])  # booleans as 0/1
+    assert load_csv(path, "flag").classes == (False, True)
+    assert load_csv(path, "k", task="regression").classes is None
+    assert load_csv(path, "r", task="classification").classes == (0.5, 1.5, 2.5)
+
+
+def test_load_csv_one_hot(tmp_path):
+    path = write(tmp_path, "size,color,y\n1,red,0\n2,blue,1\n3,red,1\n")
+    data = load_csv(path, "y", categorical="one_hot")
+    assert data.feature_names == ("size", "color=blue", "color=red")
+    np.testing.assert_array_equal(data.X, [[1, 0, 1], [2, 1, 0], [3, 0, 1]])
+
+
+def test_load_csv_missing_drop(tmp_path):
+    path = write(tmp_path, "a,b,y\n1,2,0\n,3,1\n4,5,1\n6,7,\n8,,0\n")
+    data = load_csv(path, "y", missing="drop")
+    np.testing.assert_array_equal(data.X, [[1, 2], [4, 5]])
+    np.testing.assert_array_equal(data.y, [0, 1])
+    assert data.classes == (0, 1)  # an integer column with gaps stays integer
+    # Columns that are not selected do not cost rows.
+    assert load_csv(path, "a", features=["b"], missing="drop", task="regression").X.shape == (3, 1)
+
+
+# --- train_test_split ---------------------------------------------------------------
+
+def test_split_sizes_cover_and_are_disjoint():
+    X = np.arange(40, dtype=np.float32).reshape(20, 2)
+    y = np.arange(20)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, key=jax.random.key(0))
+    assert (len(y_tr), len(y_te)) == (15, 5)
+    assert isinstance(X_tr, np.ndarray) and isinstance(y_te, np.ndarray)
+    np.testing.assert_array_equal(np.sort(np.concatenate([y_tr, y_te])), y)  # complete, disjoint
+    np.testing.assert_array_equal(X_tr[:, 0], 2 * y_tr)  # rows stay paired with their labels
+    assert len(train_test_split(X, y, test_size=0.33, key=jax.random.key(0))[3]) == 7  # ceil
+    assert len(train_test_split(X, y, test_size=3, key=jax.random.key(0))[3]) == 3
+
+
+def test_split_is_deterministic_per_key_and_keeps_array_kind():
+    X, y = jnp.arange(50.0).reshape(25, 2), jnp.arange(25)
+    first = train_test_split(X, y, key=jax.random.key(1))
+    again = train_test_split(X, y, key=jax.random.key(1))
+    other = train_test_split(X, y, key=jax.random.key(2))
+    assert all(isinstance(a, jax.Array) for a in first)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[3], other[3])
+
+
+@pytest.mark.parametrize("test_size", [0.2, 0.5, 13])
+def test_stratified_split_matches_sklearn_proportions(test_size):
+    y = np.repeat(np.array(["a", "b", "c"]), [30, 12, 7])
+    X = np.zeros((len(y), 1))
+    _, _, y_tr, y_te = train_test_split(X, y, test_size=test_size, key=jax.random.key(3),
+                                        stratify=True)
+    ref = StratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=0)
+    train_ref, test_ref = next(ref.split(X, y))
+    for c in "abc":
+        assert abs(np.sum(y_te == c) - np.sum(y[test_ref] == c)) <= 1
+        assert abs(np.sum(y_tr == c) - np.sum(y[train_ref] == c)) <= 1
+    assert len(y_te) == len(test_ref)
+
+
+# --- standardize and one_hot --------------------------------------------------------
+
+def test_standardize_matches_sklearn(rng):
+    X = rng.normal(3.0, 2.0, size=(50, 4)).astype(np.float32)
+    X[:, 2] = 5.0  # constant column: scale 1, as StandardScaler
+    ref = StandardScaler().fit(X)
+    scaling = standardize(X)
+    assert isinstance(scaling, Scaling)
+    np.testing.assert_allclose(scaling.mean, ref.mean_, rtol=1e-5)
+    np.testing.assert_allclose(scaling.scale, ref.scale_, rtol=1e-5)
+    np.testing.assert_allclose(scaling.apply(X), ref.transform(X), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scaling.inverse(scaling.apply(X)), X, rtol=1e-5)
+    np.testing.assert_allclose(jax.jit(Scaling.apply)(scaling, X[0]), scaling.apply(X)[0], rtol=1e-6)
+
+
+def test_standardize_weighted_matches_numpy(x64, rng):
+    X = rng.normal(size=(30, 3))
+    w = rng.uniform(0.1, 2.0, size=30)
+    mean = np.average(X, axis=0, weights=w)
+    std = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=w))
+    scaling = standardize(X, sample_weight=w)
+    np.testing.assert_allclose(scaling.mean, mean, rtol=1e-12)
+    np.testing.assert_allclose(scaling.scale, std, rtol=1e-12)
+
+
+def test_standardize_mask_equals_subset_under_jit_and_vmap(rng):
+    X = rng.normal(1.0, 3.0, size=(40, 3)).astype(np.float32)
+    masks = (rng.uniform(size=(4, 40)) < 0.7).astype(np.float32)
+    expected = [standardize(X[m > 0]) for m in masks]
+    jitted = jax.jit(standardize)
+    batched = jax.vmap(standardize, in_axes=(None, 0))(X, masks)
+    for i, m in enumerate(masks):
+        for got in (standardize(X, m), jitted(X, m), Scaling(batched.mean[i], batched.scale[i])):
+            np.testing.assert_allclose(got.mean, expected[i].mean, rtol=1e-5)
+            np.testing.assert_allclose(got.scale, expected[i].scale, rtol=1e-5)
+
+
+def test_one_hot():
+    got = one_hot(np.array([2, 0, 1]), 3)
+    np.testing.assert_array_equal(got, np.eye(3)[[2, 0, 1]])
+    np.testing.assert_array_equal(jax.jit(one_hot, static_argnums=1)(jnp.array([1]), 2), [[0, 1]])
+
+
+# --- bad inputs ---------------------------------------------------------------------
+
+def _csv(text, **kwargs):
+    def call(tmp_path):
+        return load_csv(write(tmp_path, text), **kwargs)
+    return call
+
+
+X10, Y10 = np.ones((10, 2)), np.arange(10) % 2
+KEY = jax.random.key(0)
+
+BAD_INPUTS = {
+    "missing target column": (_csv("a,b\n1,2\n", target="y"), ValueError, "`target`.*'y'.*\\['a', 'b'\\]"),
+    "non-numeric feature": (_csv("a,b,y\n1,u,0\n2,v,1\n", target="y"), ValueError, "'b'.*categorical"),
+    "missing values": (_csv("a,y\n1,0\n,1\n,1\n", target="y"), ValueError, "'a' has 2 missing.*`missing`"),
+    "empty file": (_csv("", target="y"), ValueError, "`path`.*empty"),
+    "header only": (_csv("a,y\n", target="y"), ValueError, "`path`.*no data rows"),
+    "unknown features": (_csv("a,y\n1,0\n", target="y", features=["a", "zz"]), ValueError, "`features`.*'zz'"),
+    "one class": (_csv("a,y\n1,k\n2,k\n", target="y"), ValueError, "`target`.*single class"),
+    "no such file": (lambda p: load_csv(p / "nope.csv", "y"), FileNotFoundError, "`path`.*nope.csv"),
+    "unknown example": (lambda p: load_example("mnist"), ValueError, "`name`.*'iris'"),
+    "test_size too big": (lambda p: train_test_split(X10, Y10, test_size=1.0, key=KEY), ValueError, "`test_size`"),
+    "test_size int": (lambda p: train_test_split(X10, Y10, test_size=10, key=KEY), ValueError, "`test_size`"),
+    "test_size kind": (lambda p: train_test_split(X10, Y10, test_size="1", key=KEY), TypeError, "`test_size`"),
+    "X/y lengths": (lambda p: train_test_split(X10, Y10[:9], key=KEY), ValueError, "`y` has 9 rows"),
+    "no key": (lambda p: train_test_split(X10, Y10), ValueError, "`key` is required"),
+    "int key": (lambda p: train_test_split(X10, Y10, key=0), TypeError, "`key`"),
+    "rare class": (lambda p: train_test_split(X10, np.r_[Y10[:9], 7], key=KEY, stratify=True),
+                   ValueError, "`stratify`.*\\[7\\]"),
+    "NaN in X": (lambda p: standardize(np.array([[1.0], [np.nan]])), ValueError, "`X` contains 1 NaN"),
+    "1-D X": (lambda p: standardize(np.ones(5)), ValueError, "`X` must be a 2-D"),
+    "negative weight": (lambda p: standardize(X10, -np.ones(10)), ValueError, "`sample_weight`"),
+    "scaling columns": (lambda p: standardize(X10).apply(np.ones((3, 5))), ValueError, "`X` has 5 columns"),
+    "label out of range": (lambda p: one_hot(np.array([0, 3]), 3), ValueError, "`y`.*\\[0, 2\\]"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_bad_inputs(case, tmp_path):
+    call, error, match = case
+    with pytest.raises(error, match=match):
+        call(tmp_path)
+
+
+def test_pandas_is_needed_only_for_load_csv(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # as if not installed
+    with pytest.raises(ImportError, match='pip install "jaxfit\\[csv\\]"'):
+        load_csv(write(tmp_path, "a,y\n1,0\n"), "y")
+    assert load_example("wine").X.shape == (178, 13)

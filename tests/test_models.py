@@ -1,0 +1,63 @@
+"""Models: shapes, initialisation, dropout."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxfit import models
+
+KEY = jax.random.key(0)
+X = jnp.ones((5, 3))
+
+
+@pytest.mark.parametrize("model, shape", [
+    (models.linear(), (5,)), (models.linear(2), (5, 2)), (models.logistic(), (5,)),
+    (models.softmax(4), (5, 4)), (models.mlp((8, 4)), (5,)), (models.mlp((8,), n_outputs=3), (5, 3)),
+])
+def test_output_shapes(model, shape):
+    params = model.init(KEY, 3)
+    assert model.apply(params, X).shape == shape
+    assert jax.jit(model.apply)(params, X).shape == shape
+
+
+def test_mlp_init_is_glorot_and_seeded():
+    model = models.mlp((64,))
+    params = model.init(KEY, 10)
+    bound = np.sqrt(6 / (10 + 64))
+    w = np.asarray(params["layers"][0]["w"])
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
+    np.testing.assert_array_equal(params["layers"][0]["b"], 0.0)
+    same = model.init(jax.random.key(0), 10)["layers"][0]["w"]
+    other = model.init(jax.random.key(1), 10)["layers"][0]["w"]
+    assert np.array_equal(w, same) and not np.array_equal(w, other)
+
+
+def test_dropout_only_in_training_and_draws_from_key():
+    model = models.mlp((256,), dropout=0.5)
+    params = model.init(KEY, 3)
+    X = jax.random.normal(KEY, (4, 3))
+    np.testing.assert_array_equal(model.apply(params, X), model.apply(params, X, key=KEY, train=False))
+    a = model.apply(params, X, key=jax.random.key(1), train=True)
+    b = model.apply(params, X, key=jax.random.key(2), train=True)
+    assert not np.allclose(a, b)
+    np.testing.assert_array_equal(a, model.apply(params, X, key=jax.random.key(1), train=True))
+    # Inverted dropout keeps the expected activation: the mean over many keys is the eval output.
+    keys = jax.random.split(KEY, 2000)
+    mean = jax.vmap(lambda k: model.apply(params, X, key=k, train=True))(keys).mean(0)
+    np.testing.assert_allclose(mean, model.apply(params, X), atol=0.05)
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: models.mlp(64), TypeError, "`hidden` must be a sequence"),
+    (lambda: models.mlp((0,)), ValueError, "`hidden` must be >= 1"),
+    (lambda: models.mlp(activation="swish"), ValueError, "`activation` must be one of"),
+    (lambda: models.mlp(dropout=1.0), ValueError, "`dropout` must be in"),
+    (lambda: models.softmax(1), ValueError, "`n_classes` must be >= 2"),
+    (lambda: models.linear().init(KEY, 0), ValueError, "`n_features` must be >= 1"),
+    (lambda: models.mlp((4,), dropout=0.5).apply(models.mlp((4,)).init(KEY, 3), X, train=True),
+     ValueError, "`key` is required"),
+])
+def test_bad_model_arguments(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
