@@ -1,5 +1,6 @@
 """jaxfit: train, cross-validate and tune models in JAX as one compiled program."""
 
+from . import data as data
 from . import losses as losses
 from . import models as models
 from . import penalties as penalties

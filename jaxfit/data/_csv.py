@@ -1,0 +1,194 @@
+"""`Dataset` and `load_csv`: a CSV file to float features and encoded labels.
+
+Everything a CSV can get wrong (a missing column, text in a feature, an empty cell) is
+caught here, once, with the column named, so the numeric code downstream only ever
+sees finite float32 features and int32 class indices.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from .._validation import check_choice
+
+
+class Dataset(NamedTuple):
+    """Features and targets ready for jaxfit, with the names needed to read them back.
+
+    Attributes:
+      X: float32 features, shape `[n, d]`.
+      y: int32 class indices in `[0, len(classes))` for classification, float32
+        targets for regression; shape `[n]`.
+      feature_names: one name per column of `X`.
+      classes: the original class labels, `classes[i]` being the label encoded as
+        `i`; None for regression.
+    """
+
+    X: np.ndarray  # float32 [n, d]
+    y: np.ndarray  # int32 [n] (classification) or float32 [n] (regression)
+    feature_names: tuple[str, ...]
+    classes: tuple[Any, ...] | None
+
+
+def _import_pandas():
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError(
+            'Reading CSV files needs pandas, which is not installed. Install it with '
+            'pip install "jaxfit[csv]".') from None
+    return pd
+
+
+def _read(pd, path):
+    if not hasattr(path, "read"):
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"`path` must be a file path or an open file; got {type(path).__name__}.")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"`path`: no such file {os.fspath(path)!r}. Check the path "
+                                    f"and the working directory ({os.getcwd()!r}).")
+    shown = getattr(path, "name", "<file>") if hasattr(path, "read") else os.fspath(path)
+    try:
+        # Nullable dtypes keep an integer column integer when it has empty cells, so
+        # "is the target integer (classification)?" does not depend on missing values.
+        df = pd.read_csv(path, dtype_backend="numpy_nullable")
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"`path` {shown!r} is empty: expected a header row and data rows.") from None
+    except pd.errors.ParserError as err:
+        raise ValueError(f"`path` {shown!r} is not a well-formed CSV file: {err}") from None
+    if len(df) == 0:
+        raise ValueError(f"`path` {shown!r} has a header but no data rows; it needs at least one.")
+    return df
+
+
+def _select(df, target, features) -> list[str]:
+    columns = [str(c) for c in df.columns]
+    if not isinstance(target, str):
+        raise TypeError(f"`target` must be a column name (str); got {type(target).__name__} {target!r}.")
+    if target not in columns:
+        raise ValueError(f"`target` column {target!r} is not in the file; its columns are {columns}.")
+    if features is None:
+        return [c for c in columns if c != target]
+    if isinstance(features, str) or not hasattr(features, "__iter__"):
+        raise TypeError(f"`features` must be a list of column names or None; got "
+                        f"{type(features).__name__} {features!r}. For one column pass [{features!r}].")
+    features = list(features)
+    if not all(isinstance(f, str) for f in features):
+        raise TypeError(f"`features` must hold column names (str); got {features!r}.")
+    unknown = [f for f in features if f not in columns]
+    if unknown:
+        raise ValueError(f"`features` names columns that are not in the file: {unknown}; its "
+                         f"columns are {columns}.")
+    if target in features:
+        raise ValueError(f"`features` includes the target column {target!r}; leave it out.")
+    duplicated = sorted({f for f in features if features.count(f) > 1})
+    if duplicated:
+        raise ValueError(f"`features` lists {duplicated} more than once; name each column once.")
+    if not features:
+        raise ValueError("`features` is empty; select at least one column, or pass None for all.")
+    return features
+
+
+def _handle_missing(df, used, missing):
+    counts = df[used].isna().sum()
+    if not counts.any():
+        return df
+    if missing == "drop":
+        df = df.dropna(subset=used)
+        if len(df) == 0:
+            raise ValueError("`missing`='drop' removed every row: each row has an empty value in "
+                             "one of the selected columns. Select fewer columns with `features`.")
+        return df
+    column = next(c for c in used if counts[c] > 0)
+    first = int(np.flatnonzero(df[column].isna().to_numpy())[0])
+    raise ValueError(
+        f"Column {column!r} has {int(counts[column])} missing value(s) (the first in data row "
+        f"{first + 1} after the header). Pass missing='drop' to drop incomplete rows, or fill them "
+        f"in first; `missing` decides.")
+
+
+def _features(pd, df, features, categorical):
+    blocks, names = [], []
+    for col in features:
+        series = df[col]
+        if pd.api.types.is_numeric_dtype(series.dtype):
+            blocks.append(series.to_numpy(dtype=np.float32).reshape(-1, 1))
+            names.append(col)
+        elif categorical == "one_hot":
+            dummies = pd.get_dummies(series.astype(str), prefix=col, prefix_sep="=", dtype=np.float32)
+            blocks.append(dummies.to_numpy(dtype=np.float32))
+            names.extend(str(c) for c in dummies.columns)
+        else:
+            example = series.iloc[0]
+            raise ValueError(
+                f"Feature column {col!r} is not numeric (dtype {series.dtype}, e.g. {example!r}). "
+                f"Pass categorical='one_hot' to one-hot encode it, or leave it out of `features`.")
+    X = np.concatenate(blocks, axis=1)
+    bad = ~np.isfinite(X).all(axis=0)
+    if bad.any():
+        col = names[int(np.flatnonzero(bad)[0])]
+        raise ValueError(f"Feature column {col!r} holds infinite values; replace them before loading.")
+    return X, tuple(names)
+
+
+def _target(pd, series, name, task):
+    numeric = pd.api.types.is_numeric_dtype(series.dtype)
+    is_float = numeric and pd.api.types.is_float_dtype(series.dtype)
+    if task == "auto":
+        task = "regression" if is_float else "classification"
+    if task == "regression":
+        if not numeric:
+            raise ValueError(f"`task`='regression' needs a numeric target, but column {name!r} "
+                             f"holds {series.dtype} values (e.g. {series.iloc[0]!r}). Use "
+                             f"task='classification' or choose another `target`.")
+        y = series.to_numpy(dtype=np.float32)
+        if not np.isfinite(y).all():
+            raise ValueError(f"Target column {name!r} holds infinite values; replace them first.")
+        return y, None
+    codes, uniques = pd.factorize(series, sort=True)
+    if len(uniques) < 2:
+        raise ValueError(f"`target` column {name!r} has a single class {uniques[0]!r}; "
+                         f"classification needs at least two. Check the column, or use "
+                         f"task='regression' for a numeric target.")
+    return codes.astype(np.int32), tuple(uniques.tolist())
+
+
+def load_csv(path, target: str, *, features: Sequence[str] | None = None, task: str = "auto",
+             missing: str = "error", categorical: str = "error") -> Dataset:
+    """Read a CSV file (header row first) into a `Dataset`. Needs pandas.
+
+    Args:
+      path: path of the CSV file, or an open text file.
+      target: name of the column to predict.
+      features: columns to use as features, in this order; None takes every column
+        but the target.
+      task: "classification" label-encodes the target (classes sorted, kept in
+        `Dataset.classes`); "regression" keeps it as float. "auto" picks
+        classification for text, boolean and integer columns, regression for float.
+      missing: "error" raises on an empty cell in a selected column; "drop" drops
+        those rows.
+      categorical: "error" raises on a non-numeric feature column; "one_hot" turns it
+        into one 0/1 column per value, named like "color=red".
+
+    Returns:
+      A `Dataset` with float32 `X` and int32 (classification) or float32 `y`.
+
+    Example:
+      >>> data = load_csv("flowers.csv", target="species")
+      >>> data.X.shape, data.classes
+      ((150, 4), ('setosa', 'versicolor', 'virginica'))
+    """
+    check_choice(task, "task", ("auto", "classification", "regression"))
+    check_choice(missing, "missing", ("error", "drop"))
+    check_choice(categorical, "categorical", ("error", "one_hot"))
+    pd = _import_pandas()
+    df = _read(pd, path)
+    df.columns = [str(c) for c in df.columns]
+    features = _select(df, target, features)
+    df = _handle_missing(df, [target, *features], missing)
+    X, names = _features(pd, df, features, categorical)
+    y, classes = _target(pd, df[target], target, task)
+    return Dataset(X, y, names, classes)

@@ -1,0 +1,117 @@
+"""Feature scaling fitted with sample weights, and one-hot encoding of labels.
+
+`standardize` is pure `jax.numpy`, so it runs inside `jit` and `vmap`: fitted with a
+fold's 0/1 training mask as `sample_weight`, it learns the scaling from that fold's
+training rows only, and a `vmap` over masks scales every fold at once without leaking
+test rows into the statistics.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._validation import as_array, check_int, check_weights, float_dtype, is_traced
+
+
+class Scaling(NamedTuple):
+    """Per-column affine scaling `(X - mean) / scale`, as returned by `standardize`.
+
+    Attributes:
+      mean: column means, shape `[d]`.
+      scale: column standard deviations (1 for constant columns), shape `[d]`.
+    """
+
+    mean: jax.Array  # [d]
+    scale: jax.Array  # [d]
+
+    def _check(self, X, name):
+        X = as_array(X, name, ndim=(1, 2))
+        if X.shape[-1] != self.mean.shape[-1]:
+            raise ValueError(f"`{name}` has {X.shape[-1]} columns but the scaling was fitted on "
+                             f"{self.mean.shape[-1]}; pass data with the same columns.")
+        # Explicit row axis, so the maths holds under jax_numpy_rank_promotion="raise".
+        lead = (None,) * (X.ndim - 1)
+        return X, self.mean[lead], self.scale[lead]
+
+    def apply(self, X) -> jax.Array:
+        """Scale `X` (`[n, d]` or one row `[d]`) to zero mean and unit variance.
+
+        Example:
+          >>> scaling = standardize(X_train)
+          >>> X_test_scaled = scaling.apply(X_test)
+        """
+        X, mean, scale = self._check(X, "X")
+        return (X - mean) / scale
+
+    def inverse(self, X) -> jax.Array:
+        """Undo `apply`: map scaled values back to the original units."""
+        X, mean, scale = self._check(X, "X")
+        return X * scale + mean
+
+
+def standardize(X, sample_weight=None) -> Scaling:
+    """Fit a `Scaling` to zero mean and unit variance per column, as `StandardScaler`.
+
+    The mean and the (population) standard deviation are weighted by
+    `sample_weight`. Columns that are constant over the weighted samples get scale 1,
+    so they are centred but not blown up. Works under `jit` and `vmap`; with traced
+    weights that are zero everywhere the result is NaN rather than an error.
+
+    Args:
+      X: features, shape `[n, d]`.
+      sample_weight: non-negative weights `[n]`, e.g. a fold's 0/1 training mask;
+        None weighs every row equally.
+
+    Returns:
+      A `Scaling(mean, scale)`; call `.apply(X)` to transform.
+
+    Example:
+      >>> scaling = standardize(X, sample_weight=train_mask)
+      >>> Z = scaling.apply(X)  # statistics from the training rows only
+      >>> per_fold = jax.vmap(standardize, in_axes=(None, 0))(X, folds.train)
+    """
+    X = as_array(X, "X", ndim=2)
+    n = X.shape[0]
+    if sample_weight is None:
+        w = jnp.ones(n, X.dtype)
+    else:
+        w = check_weights(sample_weight, n).astype(X.dtype)
+    total = w.sum()
+    mean = (w @ X) / total
+    centred = X - mean[None, :]
+    var = (w @ (centred * centred)) / total
+    # sklearn's `_is_constant_feature`: a variance within rounding error of zero (the
+    # bound grows with the number of rows summed and with |mean|) means a constant
+    # column, whose scale is set to 1.
+    eps = jnp.finfo(X.dtype).eps
+    n_used = jnp.sum(w > 0).astype(X.dtype)
+    bound = n_used * eps * var + (n_used * mean * eps) ** 2
+    scale = jnp.where(var <= bound, jnp.ones_like(var), jnp.sqrt(var))
+    return Scaling(mean, scale)
+
+
+def one_hot(y, n_classes: int) -> jax.Array:
+    """Encode class indices `[n]` as float rows `[n, n_classes]` with a single 1.
+
+    Args:
+      y: integer labels in `[0, n_classes)`.
+      n_classes: number of classes (a Python int, static under `jit`).
+
+    Example:
+      >>> one_hot(jnp.array([0, 2]), 3)
+      Array([[1., 0., 0.],
+             [0., 0., 1.]], dtype=float32)
+    """
+    n_classes = check_int(n_classes, "n_classes", minimum=1)
+    y = as_array(y, "y", ndim=1, dtype="int")
+    if not is_traced(y):
+        y_np = np.asarray(y)
+        if y_np.min() < 0 or y_np.max() >= n_classes:
+            raise ValueError(f"`y` must hold labels in [0, {n_classes - 1}] for `n_classes`="
+                             f"{n_classes}; got labels from {y_np.min()} to {y_np.max()}. Encode "
+                             f"labels as 0..k-1 (load_csv does) or raise `n_classes`.")
+    return jax.nn.one_hot(y, n_classes, dtype=float_dtype())
