@@ -1,0 +1,3 @@
+"""The `jaxfit` command line."""
+
+from ._main import main as main
