@@ -2,6 +2,7 @@
 
 from . import data as data
 from . import losses as losses
+from . import metrics as metrics
 from . import models as models
 from . import penalties as penalties
 from . import solvers as solvers

@@ -1,0 +1,60 @@
+"""Metrics by name, for `search`, `cross_validate` and the CLI's `scoring = "..."`."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable, NamedTuple
+
+from ._classification import accuracy, f1, log_loss, precision, recall, roc_auc
+from ._regression import mae, mse, r2, rmse
+
+
+class Metric(NamedTuple):
+    """A scorer: `fn(y_true, y_pred, *, sample_weight=None, ...) -> scalar`.
+
+    Attributes:
+      fn: the metric function.
+      greater_is_better: True for scores (accuracy, R²), False for errors (MSE, log
+        loss); a search maximises `fn` or `-fn` accordingly.
+    """
+
+    fn: Callable
+    greater_is_better: bool
+
+
+def _averaged(name, fn):
+    # scikit-learn's scorer names ("f1_macro", ...), so a config can pick the average.
+    return {f"{name}_{average}": Metric(partial(fn, average=average), True)
+            for average in ("micro", "macro", "weighted")}
+
+
+METRICS: dict[str, Metric] = {
+    "accuracy": Metric(accuracy, True),
+    "log_loss": Metric(log_loss, False),
+    "roc_auc": Metric(roc_auc, True),
+    "precision": Metric(precision, True),
+    "recall": Metric(recall, True),
+    "f1": Metric(f1, True),
+    **_averaged("precision", precision),
+    **_averaged("recall", recall),
+    **_averaged("f1", f1),
+    "mse": Metric(mse, False),
+    "rmse": Metric(rmse, False),
+    "mae": Metric(mae, False),
+    "r2": Metric(r2, True),
+}
+
+
+def get_metric(name: str) -> Metric:
+    """The `Metric(fn, greater_is_better)` registered under `name`.
+
+    Example:
+      >>> fn, greater_is_better = get_metric("r2")
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be a metric name (str); got {type(name).__name__} {name!r}.")
+    if name not in METRICS:
+        raise ValueError(
+            f"`name` must be one of the metrics {sorted(METRICS)}; got {name!r}. Pass one "
+            f"of these names, or a function fn(y_true, y_pred, *, sample_weight=None).")
+    return METRICS[name]

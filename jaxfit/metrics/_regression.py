@@ -1,0 +1,121 @@
+"""Regression metrics: `metric(y_true, y_pred, *, sample_weight=None) -> scalar`.
+
+Targets are `[n]` or `[n, m]`; with several outputs each is scored on its own and the
+scores are averaged uniformly, as scikit-learn's default `multioutput="uniform_average"`.
+Weights are per sample and a weight of zero leaves a sample out exactly, so `vmap` over
+a batch of 0/1 fold masks scores every fold without slicing.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from .._validation import as_array
+from ._common import as_weights, check_same_length, weighted_mean
+
+
+def _targets_and_weights(y_true, y_pred, sample_weight):
+    y_true = as_array(y_true, "y_true", ndim=(1, 2))
+    y_pred = as_array(y_pred, "y_pred", ndim=(1, 2))
+    if y_true.shape != y_pred.shape:
+        check_same_length(y_true, y_pred, "y_pred")
+        raise ValueError(
+            f"`y_pred` must have the shape of `y_true`, {tuple(y_true.shape)}; got "
+            f"{tuple(y_pred.shape)}. Predict every output, or select the same outputs "
+            f"from both.")
+    dtype = jnp.result_type(y_true.dtype, y_pred.dtype)
+    w = as_weights(sample_weight, y_true.shape[0], dtype)
+    return y_true.astype(dtype), y_pred.astype(dtype), w
+
+
+def _per_output_mse(y_true, y_pred, w):
+    return weighted_mean((y_true - y_pred) ** 2, w)
+
+
+def mse(y_true, y_pred, *, sample_weight=None):
+    """Weighted mean squared error, as `sklearn.metrics.mean_squared_error`.
+
+    Args:
+      y_true: targets `[n]` or `[n, m]`.
+      y_pred: predictions of the same shape.
+      sample_weight: non-negative weights `[n]`; None weighs every sample 1.
+
+    Returns:
+      A non-negative scalar, averaged over outputs; lower is better.
+
+    Example:
+      >>> mse(jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 2.0, 5.0]))
+      Array(1.3333334, dtype=float32)
+    """
+    y_true, y_pred, w = _targets_and_weights(y_true, y_pred, sample_weight)
+    return _per_output_mse(y_true, y_pred, w).mean()
+
+
+def rmse(y_true, y_pred, *, sample_weight=None):
+    """Weighted root mean squared error, as `sklearn.metrics.root_mean_squared_error`.
+
+    With several outputs it is the mean of the per-output RMSEs (not the root of the
+    mean MSE), as scikit-learn computes it.
+
+    Args:
+      y_true: targets `[n]` or `[n, m]`.
+      y_pred: predictions of the same shape.
+      sample_weight: non-negative weights `[n]`; None weighs every sample 1.
+
+    Returns:
+      A non-negative scalar in the units of `y`; lower is better.
+
+    Example:
+      >>> rmse(jnp.array([1.0, 2.0, 3.0, 4.0]), jnp.array([1.0, 2.0, 3.0, 8.0]))
+      Array(2., dtype=float32)
+    """
+    y_true, y_pred, w = _targets_and_weights(y_true, y_pred, sample_weight)
+    return jnp.sqrt(_per_output_mse(y_true, y_pred, w)).mean()
+
+
+def mae(y_true, y_pred, *, sample_weight=None):
+    """Weighted mean absolute error, as `sklearn.metrics.mean_absolute_error`.
+
+    Args:
+      y_true: targets `[n]` or `[n, m]`.
+      y_pred: predictions of the same shape.
+      sample_weight: non-negative weights `[n]`; None weighs every sample 1.
+
+    Returns:
+      A non-negative scalar, averaged over outputs; lower is better.
+
+    Example:
+      >>> mae(jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 2.0, 6.0]))
+      Array(1., dtype=float32)
+    """
+    y_true, y_pred, w = _targets_and_weights(y_true, y_pred, sample_weight)
+    return weighted_mean(jnp.abs(y_true - y_pred), w).mean()
+
+
+def r2(y_true, y_pred, *, sample_weight=None):
+    """Coefficient of determination R², as `sklearn.metrics.r2_score`.
+
+    `1 - SS_res / SS_tot` per output, with weighted sums about the weighted mean of
+    `y_true`. A constant target (`SS_tot = 0`) scores 1 when predicted exactly and 0
+    otherwise, as scikit-learn's default `force_finite=True`, so a search never sees
+    an infinite or NaN score from it.
+
+    Args:
+      y_true: targets `[n]` or `[n, m]`.
+      y_pred: predictions of the same shape.
+      sample_weight: non-negative weights `[n]`; None weighs every sample 1.
+
+    Returns:
+      A scalar at most 1, averaged over outputs; higher is better.
+
+    Example:
+      >>> r2(jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 2.0, 4.0]))
+      Array(0.5, dtype=float32)
+    """
+    y_true, y_pred, w = _targets_and_weights(y_true, y_pred, sample_weight)
+    # Weighted means rather than sums: the ratio is the same, and it stays in range.
+    ss_res = _per_output_mse(y_true, y_pred, w)
+    ss_tot = weighted_mean((y_true - weighted_mean(y_true, w, keepdims=True)) ** 2, w)
+    constant = ss_tot == 0
+    score = 1 - ss_res / jnp.where(constant, 1, ss_tot)
+    return jnp.where(constant, jnp.where(ss_res == 0, 1.0, 0.0), score).mean()
