@@ -1,6 +1,7 @@
 """jaxfit: train, cross-validate and tune models in JAX as one compiled program."""
 
 from . import data as data
+from . import io as io
 from . import losses as losses
 from . import metrics as metrics
 from . import models as models

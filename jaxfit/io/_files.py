@@ -1,0 +1,255 @@
+"""`save` and `load`: a pytree of arrays in one .npz file, written atomically, no pickle.
+
+The file is an ordinary, uncompressed .npz archive, readable with `np.load` alone:
+
+* `leaf_0`, `leaf_1`, ...: the arrays, in the tree's traversal order;
+* `__jaxfit__`: a uint8 array holding a UTF-8 JSON document::
+
+      {"format": "jaxfit.io", "format_version": 1, "jaxfit_version": "0.1.0",
+       "tree": <the tree's structure, see _tree.py>,
+       "leaves": [{"dtype": "<f4", "shape": [3, 2]}, ...],
+       "metadata": {...}}
+
+Python scalars, strings and None live in the document, not in arrays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from typing import Any, Iterable
+
+import numpy as np
+
+from .._version import __version__
+from ._tree import FormatError, check_metadata, decode, encode, parse_leaf
+
+FORMAT = "jaxfit.io"
+FORMAT_VERSION = 1
+_HEADER = "__jaxfit__"
+_DOCUMENT_KEYS = {"format", "format_version", "jaxfit_version", "tree", "leaves", "metadata"}
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive
+_PICKLE_PROTO = b"\x80"  # the first opcode of every pickle since protocol 2
+
+
+def _check_path(path: Any) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"`path` must be a str or os.PathLike; got {type(path).__name__}.")
+    return os.fspath(path)
+
+
+def save(path: str | os.PathLike, tree: Any, *, metadata: dict | None = None) -> None:
+    """Write a pytree of arrays, and optional metadata, to one .npz file, atomically.
+
+    The file is written to a temporary file in the same directory, flushed to disk and
+    then renamed onto `path`, so a process that dies mid-write leaves either the old
+    file or the new one, never a torn one (a stray `.<name>.*.tmp` file may remain).
+
+    Args:
+      path: the file to write, used exactly as given: no `.npz` suffix is appended,
+        so `load(path)` reads what `save(path, ...)` wrote. Its directory must exist.
+      tree: nested dicts (str keys), lists, tuples and NamedTuples whose leaves are
+        NumPy or JAX arrays (0-d and empty included; bfloat16 and the other ml_dtypes
+        types too), NumPy scalars, None, bool, int, float, complex or str.
+      metadata: a dict of JSON values (str keys, lists, numbers, str, bool, None;
+        NaN and inf are kept), returned by `load_metadata`.
+
+    Raises:
+      TypeError: for a leaf that cannot be stored (a function, an object array, a PRNG
+        key array: store `jax.random.key_data(key)` instead), naming where it sits in
+        the tree, e.g. `tree['opt_state'][1]`; or for metadata that is not JSON.
+
+    Example:
+      >>> save("params.npz", {"w": jnp.ones((3, 2)), "b": jnp.zeros(2)},
+      ...      metadata={"alpha": 0.1})
+      >>> load("params.npz")["w"].shape
+      (3, 2)
+    """
+    path = _check_path(path)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"`metadata` must be a dict or None; got {type(metadata).__name__}.")
+    document_tree, arrays, specs = encode(tree)
+    document = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "jaxfit_version": __version__,
+        "tree": document_tree, "leaves": specs, "metadata": check_metadata(metadata or {}),
+    }
+    header = np.frombuffer(json.dumps(document).encode("utf-8"), dtype=np.uint8)
+    entries = {_HEADER: header, **{f"leaf_{i}": a for i, a in enumerate(arrays)}}
+    _write_atomically(path, entries)
+
+
+def _write_npz(file, entries: dict[str, np.ndarray]) -> None:
+    # What np.savez does, with allow_pickle=False stated on every entry (NumPy < 2.1's
+    # savez cannot be told) and zip64 allowed for entries over 4 GiB.
+    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, arr in entries.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, arr, allow_pickle=False)
+
+
+def _new_file_mode(path: str) -> int:
+    """The permissions `open(path, "w")` would give: mkstemp's own are owner-only."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        # Reading the umask means setting it; there is no other portable way.
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _write_atomically(path: str, entries: dict[str, np.ndarray]) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            _write_npz(f, entries)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        # KeyboardInterrupt too: nothing half-written may be left behind.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    if os.name == "posix":
+        # Make the rename itself durable across a power loss, not only a crash.
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _read_entry(npz, name: str) -> np.ndarray:
+    try:
+        return npz[name]
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise FormatError(f"refusing to load pickled data: entry {name!r} holds an "
+                              f"object array, which jaxfit never writes") from None
+        raise FormatError(f"entry {name!r} is corrupt ({err})") from None
+
+
+def _check_document(document: Any) -> list[tuple[np.dtype, np.dtype, tuple[int, ...]]]:
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise FormatError(f"the {_HEADER!r} entry is not a jaxfit document")
+    version = document.get("format_version")
+    if version != FORMAT_VERSION:
+        raise FormatError(f"format version {version!r} is not supported; this jaxfit "
+                          f"({__version__}) reads version {FORMAT_VERSION}")
+    if set(document) != _DOCUMENT_KEYS:
+        raise FormatError(f"the document must have the keys {sorted(_DOCUMENT_KEYS)}; got "
+                          f"{sorted(document)}")
+    if not isinstance(document["metadata"], dict):
+        raise FormatError("the metadata is not a dict")
+    if not isinstance(document["leaves"], list):
+        raise FormatError("'leaves' is not a list")
+    return [parse_leaf(spec, i) for i, spec in enumerate(document["leaves"])]
+
+
+def _read(path: Any, *, arrays: bool, namedtuples: Iterable[type] = ()) -> tuple[Any, dict]:
+    path = _check_path(path)
+    types = {}
+    for cls in namedtuples:
+        if not (isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")):
+            raise TypeError(f"`namedtuples` must hold NamedTuple classes; got {cls!r}.")
+        types[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    with open(path, "rb") as f:
+        try:
+            return _read_file(f, arrays, types)
+        except FormatError as err:
+            raise ValueError(f"Cannot load {path!r}: {err}.") from None
+
+
+def _read_file(f, arrays: bool, types: dict) -> tuple[Any, dict]:
+    magic = f.read(4)
+    if magic.startswith(_PICKLE_PROTO):
+        raise FormatError("refusing to load pickled data: the file is a Python pickle")
+    if magic not in _ZIP_MAGIC:
+        raise FormatError("not a jaxfit file (not an .npz archive)" if magic else
+                          "the file is empty")
+    f.seek(0)
+    try:
+        with np.load(f, allow_pickle=False) as npz:
+            return _read_npz(npz, arrays, types)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError) as err:
+        raise FormatError(f"the archive is truncated or corrupt ({err})") from None
+    except RecursionError:
+        raise FormatError("the document is nested too deeply") from None
+
+
+def _read_npz(npz, arrays: bool, types: dict) -> tuple[Any, dict]:
+    names = set(npz.files)
+    if _HEADER not in names:
+        raise FormatError(f"not a jaxfit file (no {_HEADER!r} entry; it holds "
+                          f"{sorted(names)[:5]})")
+    header = _read_entry(npz, _HEADER)
+    if header.dtype != np.uint8 or header.ndim != 1:
+        raise FormatError(f"the {_HEADER!r} entry is not a uint8 vector")
+    try:
+        document = json.loads(header.tobytes().decode("utf-8"))
+    except ValueError as err:  # bad UTF-8, bad JSON, or an int past Python's digit limit
+        raise FormatError(f"the {_HEADER!r} entry is not valid JSON ({err})") from None
+    specs = _check_document(document)
+    leaf_names = [f"leaf_{i}" for i in range(len(specs))]
+    missing = sorted(set(leaf_names) - names)
+    extra = sorted(names - set(leaf_names) - {_HEADER})
+    if missing:
+        raise FormatError(f"entries {missing[:5]} are described but missing")
+    if extra:
+        raise FormatError(f"unexpected entries {extra[:5]}")
+    leaves: list = [None] * len(specs)  # enough to check the tree's references
+    if arrays:
+        leaves = []
+        for name, (stored_dtype, dtype, shape) in zip(leaf_names, specs):
+            arr = _read_entry(npz, name)
+            if arr.dtype != stored_dtype or arr.shape != shape:
+                raise FormatError(
+                    f"entry {name!r} holds an array of dtype {arr.dtype} and shape "
+                    f"{arr.shape}, but the document describes dtype {dtype} and shape {shape}")
+            leaves.append(arr if dtype == stored_dtype else arr.view(dtype))
+    return decode(document["tree"], leaves, types), document["metadata"]
+
+
+def load(path: str | os.PathLike, *, namedtuples: Iterable[type] = ()) -> Any:
+    """Read a pytree written by `save`, checking the whole file first.
+
+    Only the `.npz` format is parsed (`np.load(..., allow_pickle=False)`): nothing in
+    the file is unpickled, imported or run.
+
+    Args:
+      path: the file, exactly as passed to `save`.
+      namedtuples: NamedTuple classes to rebuild by their saved module and qualified
+        name (e.g. `[jaxfit.FitResult]`). A saved NamedTuple whose class is not listed
+        comes back as a `collections.namedtuple` with the same name and fields.
+
+    Returns:
+      The tree, with dicts, lists and tuples as saved (dict subclasses as plain dicts)
+      and every array, JAX ones included, as a NumPy array of the saved dtype and shape,
+      bit for bit; NumPy scalars come back as 0-d arrays.
+
+    Raises:
+      ValueError: naming the path and the problem if the file is truncated or
+        corrupt, is not a jaxfit file, holds pickled data, or its document does not
+        match its arrays (dtype, shape, missing or unexpected entries).
+    """
+    return _read(path, arrays=True, namedtuples=namedtuples)[0]
+
+
+def load_metadata(path: str | os.PathLike) -> dict:
+    """The `metadata` dict saved with a file (empty if none was given).
+
+    Checks the document and the set of entries but reads no array, so it is cheap on a
+    large file; `load` checks the arrays.
+
+    Raises:
+      ValueError: as `load` does, for a file that is not a well-formed jaxfit file.
+    """
+    return _read(path, arrays=False)[1]
