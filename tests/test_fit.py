@@ -5,12 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import jaxfit
-from jaxfit import losses, models, penalties
+from jaxfit import data, losses, models, penalties
 from helpers import classification_problem, regression_problem
 
 
@@ -27,14 +26,14 @@ def test_gradient_descent_reaches_lstsq():
     assert result.history[steps - 1] <= result.history[0]
 
 
-def _standardized(loader):
-    X, y = loader(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
+def _standardized(name):
+    ds = data.load_example(name)
+    return StandardScaler().fit_transform(ds.X.astype(np.float64)), ds.y
 
 
 @pytest.mark.parametrize("C", [0.1, 1.0])
 def test_l2_logistic_matches_sklearn(x64, C):
-    X, y = _standardized(load_breast_cancer)
+    X, y = _standardized("breast_cancer")
     reference = LogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(X, y)
     result = jaxfit.fit(models.logistic(), losses.binary_cross_entropy, X, y,
                         optimizer=optax.lbfgs(), penalty=penalties.l2(1.0 / (C * len(y))),
@@ -46,7 +45,7 @@ def test_l2_logistic_matches_sklearn(x64, C):
 
 
 def test_softmax_matches_sklearn_multinomial(x64):
-    X, y = _standardized(load_wine)
+    X, y = _standardized("wine")
     reference = LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000).fit(X, y)
     result = jaxfit.fit(models.softmax(3), "softmax_cross_entropy", X, y, optimizer=optax.lbfgs(),
                         penalty=penalties.l2(1.0 / len(y)), steps=500, tol=1e-8)

@@ -21,10 +21,18 @@ class Objective(NamedTuple):
 
     `smooth` is the weighted mean loss on the current (mini-)batch. Solvers that can use
     `penalty.prox` (proximal methods) keep the penalty apart; the others add its value.
+
+    Attributes:
+      smooth: `smooth(params) -> scalar`, differentiable.
+      penalty: the `Penalty` added to it.
+      lipschitz: optional upper bound on the Lipschitz constant of `grad(smooth)`, when
+        the caller knows one (`regularization_path` does in its Gram form); proximal
+        gradient then steps `1/lipschitz` without a line search. `None`: unknown.
     """
 
     smooth: Callable[[Any], jax.Array]
     penalty: Penalty
+    lipschitz: Any = None
 
     def value(self, params):
         return self.smooth(params) + self.penalty.value(params)
