@@ -81,7 +81,19 @@ def test_vmap_over_learning_rates_equals_loop_and_traces_once():
     assert len(set(np.asarray(result.n_steps).tolist())) > 1  # each lane stops on its own
 
 
-def test_penalty_strength_can_be_traced():
+def test_repeated_calls_with_new_data_do_not_recompile():
+    X, y = regression_problem(n=64, d=3)
+    optimizer, traces = optax.sgd(0.1), []
+
+    def counted_loss(outputs, y):
+        traces.append(1)
+        return losses.squared_error(outputs, y)
+
+    for scale in (1.0, 2.0, 3.0):
+        jaxfit.fit(models.linear(), counted_loss, X * scale, y, optimizer=optimizer,
+                   penalty=penalties.l2(scale), steps=10)
+    assert len(traces) == 3 + 1  # a shape check (eval_shape) per call, and the loop traced once
+
     X, y = regression_problem(n=64, d=3)
     run = jax.vmap(lambda s: jaxfit.fit(models.linear(), "squared_error", X, y, optimizer=optax.sgd(0.1),
                                         penalty=penalties.l2(s), steps=300).params["w"])

@@ -37,8 +37,8 @@ def test_csv_split_logistic_accuracy(tmp_path):
     assert abs(ours - reference.score(scaling.apply(X_test), y_test)) <= 1.0 / len(y_test) + 1e-9
 
 
-def test_python_dash_m_jaxfit_demo_prints_real_scores():
+def test_python_dash_m_jaxfit_demo_prints_real_scores(tmp_path):
     out = subprocess.run([sys.executable, "-m", "jaxfit", "demo"], capture_output=True, text=True,
-                         timeout=300, check=True).stdout
+                         timeout=300, check=True, cwd=tmp_path).stdout
     accuracy = float(out.split("test accuracy")[1].split()[0])
     assert 0.9 <= accuracy <= 1.0
