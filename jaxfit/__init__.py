@@ -1,6 +1,8 @@
 """jaxfit: train, cross-validate and tune models in JAX as one compiled program."""
 
+from . import cluster as cluster
 from . import data as data
+from . import decomposition as decomposition
 from . import io as io
 from . import losses as losses
 from . import metrics as metrics

@@ -11,6 +11,8 @@ from ._classification import log_loss as log_loss
 from ._classification import precision as precision
 from ._classification import recall as recall
 from ._classification import roc_auc as roc_auc
+from ._clustering import inertia as inertia
+from ._clustering import silhouette_score as silhouette_score
 from ._registry import METRICS as METRICS
 from ._registry import Metric as Metric
 from ._registry import get_metric as get_metric

@@ -1,0 +1,179 @@
+"""Principal component analysis as a function returning a `PCA` NamedTuple.
+
+The solvers and conventions are scikit-learn's `PCA`, so that components, variances
+and ratios can be compared entry by entry:
+
+- "full": thin SVD of the centered data;
+- "covariance_eigh": eigendecomposition of the `d × d` covariance, the fastest for tall
+  data (`n >> d`);
+- "randomized": Halko, Martinsson and Tropp (2011), power iterations re-orthonormalized
+  by QR, for a few components of wide data;
+- "auto": scikit-learn's rule to choose among them;
+- signs follow `svd_flip(u_based_decision=False)`: the largest-magnitude entry of each
+  component is positive, so components equal scikit-learn's, not only up to sign.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from .._validation import as_array, check_choice, check_int, check_key
+
+_SOLVERS = ("auto", "full", "covariance_eigh", "randomized")
+
+
+def _features(X, pca, name):
+    X = as_array(X, name, ndim=2)
+    d = pca.components.shape[-1 if name == "X" else -2]
+    if X.shape[1] != d:
+        want = "n_features" if name == "X" else "n_components"
+        raise ValueError(f"`{name}` has {X.shape[1]} columns but the PCA has {want} = {d}; "
+                         f"pass data with the columns the PCA was fitted on.")
+    return X.astype(pca.mean.dtype)
+
+
+class PCA(NamedTuple):
+    """A fitted PCA; a pytree, so it can be returned from `jit` and `vmap`.
+
+    Attributes:
+      mean: per-feature mean of the training data `[d]`.
+      components: principal axes `[k, d]`, orthonormal rows, by decreasing variance.
+      explained_variance: variance along each component (ddof=1) `[k]`.
+      explained_variance_ratio: `explained_variance` over the total variance `[k]`.
+      singular_values: singular values of the centered data `[k]`.
+      whiten: whether `transform` scales scores to unit variance `[]` (bool).
+    """
+
+    mean: jax.Array
+    components: jax.Array
+    explained_variance: jax.Array
+    explained_variance_ratio: jax.Array
+    singular_values: jax.Array
+    whiten: jax.Array
+
+    def _scale(self):
+        # A component of zero variance keeps unit scale instead of dividing by zero.
+        ev = self.explained_variance
+        return jnp.where(self.whiten & (ev > 0), jnp.sqrt(jnp.where(ev > 0, ev, 1.0)), 1.0)
+
+    def transform(self, X) -> jax.Array:
+        """Scores `[n, k]`: centered data projected on the components (whitened if set)."""
+        X = _features(X, self, "X")
+        return ((X - self.mean) @ self.components.T) / self._scale()
+
+    def inverse_transform(self, Z) -> jax.Array:
+        """Data `[n, d]` rebuilt from scores; exact when k equals the rank of the data."""
+        Z = _features(Z, self, "Z")
+        return (Z * self._scale()) @ self.components + self.mean
+
+
+def _svd_flip(Vt):
+    """scikit-learn's sign rule: the largest-magnitude entry of each row is positive."""
+    biggest = jnp.take_along_axis(Vt, jnp.argmax(jnp.abs(Vt), axis=1)[:, None], axis=1)
+    return Vt * jnp.where(biggest < 0, -1.0, 1.0).astype(Vt.dtype)
+
+
+def _randomized_svd(key, A, n_components, n_oversamples, n_iter):
+    """Top singular triplets of `A` from a random sketch refined by power iterations.
+
+    Each power iteration re-orthonormalizes with QR, so the small singular values are
+    not lost to rounding however many iterations run.
+    """
+    size = min(n_components + n_oversamples, *A.shape)
+    Q = A @ jax.random.normal(key, (A.shape[1], size), A.dtype)
+    Q = jnp.linalg.qr(Q)[0]
+
+    def power(_, Q):
+        return jnp.linalg.qr(A @ jnp.linalg.qr(A.T @ Q)[0])[0]
+
+    Q = jax.lax.fori_loop(0, n_iter, power, Q)
+    _, S, Vt = jnp.linalg.svd(Q.T @ A, full_matrices=False)
+    return S[:n_components], Vt[:n_components]
+
+
+@partial(jax.jit, static_argnames=("n_components", "solver", "n_oversamples", "n_iter"))
+def _pca(X, key, *, n_components, solver, n_oversamples, n_iter):
+    n = X.shape[0]
+    mean = jnp.mean(X, axis=0)
+    Xc = X - mean
+    if solver == "full":
+        _, S, Vt = jnp.linalg.svd(Xc, full_matrices=False)
+        variance = S**2 / (n - 1)
+        total = jnp.sum(variance)
+    elif solver == "covariance_eigh":
+        # Centering first (rather than subtracting n·mean·meanᵀ from XᵀX, as
+        # scikit-learn does) avoids cancellation when the mean is large.
+        eigvals, eigvecs = jnp.linalg.eigh(Xc.T @ Xc / (n - 1))
+        variance = jnp.maximum(eigvals[::-1], 0.0)  # rounding can dip below zero
+        Vt = eigvecs[:, ::-1].T
+        S = jnp.sqrt(variance * (n - 1))
+        total = jnp.sum(variance)
+    else:
+        S, Vt = _randomized_svd(key, Xc, n_components, n_oversamples, n_iter)
+        variance = S**2 / (n - 1)
+        total = jnp.sum(Xc * Xc) / (n - 1)  # the sketch does not see every direction
+    Vt = _svd_flip(Vt[:n_components])
+    variance = variance[:n_components]
+    return mean, Vt, variance, variance / total, S[:n_components]
+
+
+def _auto_solver(n, d, n_components):
+    """scikit-learn's choice for `svd_solver="auto"`."""
+    if d <= 1_000 and n >= 10 * d:
+        return "covariance_eigh"
+    if max(n, d) <= 500 or n_components >= 0.8 * min(n, d):
+        return "full"
+    return "randomized"
+
+
+def pca(X, n_components: int, *, whiten: bool = False, solver: str = "auto", key=None,
+        n_oversamples: int = 10, n_iter: int = 4) -> PCA:
+    """Principal component analysis of `X`, as scikit-learn's `PCA`.
+
+    Args:
+      X: data `[n, d]` with at least two samples.
+      n_components: number of components k (static), `1 <= k <= min(n, d)`.
+      whiten: make `transform` return unit-variance scores.
+      solver: "auto" (scikit-learn's rule: "covariance_eigh" when `d <= 1000` and
+        `n >= 10·d`, "full" for small data or `k >= 0.8·min(n, d)`, else
+        "randomized"), "full", "covariance_eigh" or "randomized".
+      key: PRNG key for the randomized solver's sketch; None uses `jax.random.key(0)`,
+        so results are reproducible.
+      n_oversamples: extra sketch columns for "randomized" (static).
+      n_iter: power iterations for "randomized" (static).
+
+    Returns:
+      A `PCA(mean, components, explained_variance, explained_variance_ratio,
+      singular_values, whiten)` with `transform` and `inverse_transform` methods.
+      Ratios are relative to the total variance of `X`, for every solver.
+
+    Example:
+      >>> X = jax.random.normal(jax.random.key(0), (100, 5))
+      >>> model = pca(X, 2)
+      >>> model.transform(X).shape
+      (100, 2)
+    """
+    X = as_array(X, "X", ndim=2)
+    n, d = X.shape
+    if n < 2:
+        raise ValueError(f"`X` needs at least 2 samples for a variance; got shape {tuple(X.shape)}.")
+    n_components = check_int(n_components, "n_components", minimum=1)
+    if n_components > min(n, d):
+        raise ValueError(
+            f"`n_components` must be <= min(n_samples, n_features) = {min(n, d)}; got "
+            f"{n_components}. Ask for fewer components.")
+    if not isinstance(whiten, bool):
+        raise TypeError(f"`whiten` must be True or False; got {whiten!r}.")
+    check_choice(solver, "solver", _SOLVERS)
+    if solver == "auto":
+        solver = _auto_solver(n, d, n_components)
+    key = check_key(key, default=0)
+    n_oversamples = check_int(n_oversamples, "n_oversamples", minimum=0)
+    n_iter = check_int(n_iter, "n_iter", minimum=0)
+    fitted = _pca(X, key, n_components=n_components, solver=solver,
+                  n_oversamples=n_oversamples, n_iter=n_iter)
+    return PCA(*fitted, whiten=jnp.asarray(whiten))

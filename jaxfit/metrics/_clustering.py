@@ -1,0 +1,200 @@
+"""Clustering metrics: `inertia` and `silhouette_score`, both weighted.
+
+The squared-distance helpers here are shared with `jaxfit.cluster`: every distance
+between a set of samples and a set of centers is the GEMM form
+`||x||² - 2·x·c + ||c||²`, so `n × k` distances cost one matrix product.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._validation import as_array, check_int, check_length, check_weights, is_traced
+
+# Rows of the n × n distance matrix computed at once by `silhouette_score`: about
+# 2**24 entries (64 MB in float32) bounds memory while keeping each block a large GEMM.
+_BLOCK_ENTRIES = 2**24
+
+
+def _sq_distances(X, C, x_sq=None, c_sq=None):
+    """Squared Euclidean distances `[n, k]` in GEMM form, clipped at zero.
+
+    Pass the squared row norms when they are already known. Rounding can make the GEMM
+    form slightly negative for near-identical points; the clip keeps square roots and
+    argmins well defined.
+    """
+    if x_sq is None:
+        x_sq = jnp.sum(X * X, axis=1)
+    if c_sq is None:
+        c_sq = jnp.sum(C * C, axis=1)
+    return jnp.maximum(x_sq[:, None] - 2.0 * (X @ C.T) + c_sq[None, :], 0.0)
+
+
+def _nearest(X, C):
+    """Index of the nearest center per row.
+
+    `||x||²` is the same for every center, so the argmin needs only `||c||² - 2·x·c`.
+    """
+    c_sq = jnp.sum(C * C, axis=1)
+    return jnp.argmin(c_sq[None, :] - 2.0 * (X @ C.T), axis=1).astype(jnp.int32)
+
+
+def _inertia_of_labels(X, C, labels, w):
+    """Weighted sum of squared distances to the assigned centers.
+
+    Computed from differences rather than the GEMM form: it is O(n·d) either way, and
+    the difference form keeps full precision when X is far from the origin.
+    """
+    diff = X - C[labels]
+    return jnp.sum(w * jnp.sum(diff * diff, axis=1))
+
+
+@jax.jit
+def _inertia(X, C, w):
+    return _inertia_of_labels(X, C, _nearest(X, C), _ones_if_none(w, X))
+
+
+def _check_centers(centers, X, name="centers"):
+    centers = as_array(centers, name, ndim=2)
+    if centers.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"`{name}` has {centers.shape[1]} features per center but `X` has "
+            f"{X.shape[1]}; centers must live in the same feature space as the data.")
+    return centers.astype(X.dtype)
+
+
+def _check_sample_weight(sample_weight, X):
+    """Checked weights in X's dtype, or None for unit weights.
+
+    None travels into the jitted functions, which fill in ones there: creating them
+    eagerly would compile one more small program on the first call.
+    """
+    if sample_weight is None:
+        return None
+    return check_weights(sample_weight, X.shape[0]).astype(X.dtype)
+
+
+def _ones_if_none(w, X):
+    return jnp.ones(X.shape[0], X.dtype) if w is None else w
+
+
+def inertia(X, centers, *, sample_weight=None) -> jax.Array:
+    """Weighted sum of squared distances from each sample to its nearest center.
+
+    This is k-means' objective (scikit-learn's `KMeans.inertia_` when `centers` are the
+    fitted centers).
+
+    Args:
+      X: data `[n, d]`.
+      centers: cluster centers `[k, d]`.
+      sample_weight: non-negative weights `[n]`; a 0/1 fold mask scores that fold.
+
+    Returns:
+      A scalar: `Σ_i w_i · min_j ||x_i - c_j||²`.
+
+    Example:
+      >>> inertia(jnp.array([[0.0], [2.0]]), jnp.array([[0.0]]))
+      Array(4., dtype=float32)
+    """
+    X = as_array(X, "X", ndim=2)
+    centers = _check_centers(centers, X)
+    return _inertia(X, centers, _check_sample_weight(sample_weight, X))
+
+
+def _encode_labels(labels, n_clusters):
+    """Labels as codes in `[0, n_clusters)` and the static `n_clusters`."""
+    labels = as_array(labels, "labels", ndim=1, dtype="int")
+    if n_clusters is None:
+        if is_traced(labels):
+            raise ValueError(
+                "`n_clusters` is required when `labels` is traced (inside jit or vmap): "
+                "the number of clusters fixes array shapes. Pass n_clusters=k with "
+                "labels in [0, k).")
+        uniques, codes = np.unique(np.asarray(labels), return_inverse=True)
+        return jnp.asarray(codes, jnp.int32), len(uniques)
+    n_clusters = check_int(n_clusters, "n_clusters", minimum=2)
+    if not is_traced(labels):
+        lab = np.asarray(labels)
+        if lab.min() < 0 or lab.max() >= n_clusters:
+            raise ValueError(
+                f"`labels` must lie in [0, n_clusters) = [0, {n_clusters}); got values "
+                f"from {lab.min()} to {lab.max()}. Raise n_clusters or leave it None to "
+                f"encode arbitrary labels.")
+    return labels, n_clusters
+
+
+def _check_label_count(labels, w):
+    """scikit-learn's rule: 2 <= number of clusters <= number of samples - 1."""
+    if is_traced(labels) or is_traced(w):
+        return
+    keep = np.ones(labels.shape[0], bool) if w is None else np.asarray(w) > 0
+    n_kept = int(keep.sum())
+    n_labels = len(np.unique(np.asarray(labels)[keep]))
+    if not 2 <= n_labels <= n_kept - 1:
+        raise ValueError(
+            f"`labels` must hold between 2 and n_samples - 1 = {n_kept - 1} distinct "
+            f"clusters among the samples with positive weight; got {n_labels}. The "
+            f"silhouette is undefined for a single cluster or one sample per cluster.")
+
+
+@jax.jit(static_argnames=("n_clusters",))
+def _silhouette(X, labels, w, n_clusters):
+    n = X.shape[0]
+    w = _ones_if_none(w, X)
+    X = X - jnp.mean(X, axis=0)  # the GEMM form loses less precision near the origin
+    x_sq = jnp.sum(X * X, axis=1)
+    present = (w > 0).astype(X.dtype)
+    member = jax.nn.one_hot(labels, n_clusters, dtype=X.dtype) * present[:, None]
+    size = jnp.sum(member, axis=0)  # [k] samples with positive weight per cluster
+
+    def cluster_distance_sums(row):
+        x, x_sq_i, i = row
+        d = jnp.sqrt(jnp.maximum(x_sq_i - 2.0 * (X @ x) + x_sq, 0.0))
+        d = jnp.where(jnp.arange(n) == i, 0.0, d)  # the GEMM form's self-distance is noise
+        return d @ member
+
+    block = max(1, min(n, _BLOCK_ENTRIES // n))
+    sums = jax.lax.map(cluster_distance_sums, (X, x_sq, jnp.arange(n)), batch_size=block)
+
+    own = jax.nn.one_hot(labels, n_clusters, dtype=bool)
+    own_size = jnp.sum(jnp.where(own, size, 0.0), axis=1)
+    a = jnp.sum(jnp.where(own, sums, 0.0), axis=1) / jnp.maximum(own_size - 1.0, 1.0)
+    mean_other = jnp.where(own | (size == 0), jnp.inf, sums / jnp.maximum(size, 1.0))
+    b = jnp.min(mean_other, axis=1)
+    denom = jnp.maximum(a, b)
+    # Singletons score 0 (Rousseeuw); so do duplicates with a = b = 0 (scikit-learn's nan_to_num).
+    s = jnp.where((own_size > 1) & (denom > 0), (b - a) / jnp.where(denom > 0, denom, 1.0), 0.0)
+    return jnp.sum(w * s) / jnp.sum(w)
+
+
+def silhouette_score(X, labels, *, n_clusters=None, sample_weight=None) -> jax.Array:
+    """Mean silhouette coefficient with Euclidean distances, as scikit-learn's.
+
+    For sample i in cluster A, `a` is its mean distance to the other members of A and
+    `b` the smallest mean distance to the members of another cluster;
+    `s = (b - a) / max(a, b)`, and 0 for a sample alone in its cluster.
+
+    Args:
+      X: data `[n, d]`.
+      labels: cluster label per sample `[n]`.
+      n_clusters: the labels' range `[0, n_clusters)`. Leave None to encode any labels
+        (they must then be concrete); pass it when `labels` are traced.
+      sample_weight: non-negative weights `[n]`. Each sample's silhouette enters the
+        mean with its weight. Samples with weight 0 are excluded entirely, as members
+        and as neighbours, so a 0/1 fold mask gives the score of that subset. Positive
+        weights do not change the cluster means `a` and `b`.
+
+    Returns:
+      A scalar in [-1, 1].
+
+    Memory is O(n · block) with blocks of about 2**24 distances, time O(n² · d).
+    """
+    X = as_array(X, "X", ndim=2)
+    w = _check_sample_weight(sample_weight, X)
+    labels_arr = as_array(labels, "labels", ndim=1, dtype="int")
+    check_length(X.shape[0], labels_arr, "labels")
+    codes, n_clusters = _encode_labels(labels_arr, n_clusters)
+    _check_label_count(codes, w)
+    return _silhouette(X, codes, w, n_clusters)
