@@ -7,6 +7,7 @@ Every loss has the same signature (optax's), with hyperparameters keyword-only, 
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import optax
 
@@ -32,8 +33,12 @@ def huber(outputs, y, *, delta: float = 1.0):
 
 
 def binary_cross_entropy(logits, y):
-    """Logistic loss from logits `[n]` and 0/1 labels; stable for large logits."""
-    return optax.losses.sigmoid_binary_cross_entropy(logits, y.astype(logits.dtype))
+    """Logistic loss from logits `[n]` and 0/1 labels; stable for large logits.
+
+    Written as `softplus(z) - y·z` (optax's form takes two log-sigmoids): the same
+    value with one transcendental per sample, which matters inside vmapped searches.
+    """
+    return jax.nn.softplus(logits) - y.astype(logits.dtype) * logits
 
 
 def softmax_cross_entropy(logits, y):

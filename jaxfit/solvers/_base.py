@@ -7,6 +7,7 @@ solver is. The proximal, L-BFGS, Newton and closed-form solvers implement the sa
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -35,7 +36,9 @@ class Objective(NamedTuple):
     lipschitz: Any = None
 
     def value(self, params):
-        return self.smooth(params) + self.penalty.value(params)
+        smooth = self.smooth(params)
+        # Strengths are float64 under x64 even for float32 data: keep the data's precision.
+        return smooth + self.penalty.value(params).astype(smooth.dtype)
 
 
 class Solver(NamedTuple):
@@ -68,7 +71,16 @@ def from_optax(optimizer: optax.GradientTransformation) -> Solver:
 
     The extra arguments optax's L-BFGS and line searches need (`value`, `grad`,
     `value_fn`) are passed to every transform; those that ignore them are unaffected.
+    The same transform gives the same `Solver` (a small cache), so `fit`, which
+    compiles once per solver, does not recompile when called again with it.
     """
+    try:
+        return _cached_from_optax(optimizer)
+    except TypeError:  # an unhashable transform: wrap it afresh
+        return _from_optax(optimizer)
+
+
+def _from_optax(optimizer: optax.GradientTransformation) -> Solver:
     tx = optax.with_extra_args_support(optimizer)
 
     def step(objective: Objective, params, state):
@@ -78,6 +90,10 @@ def from_optax(optimizer: optax.GradientTransformation) -> Solver:
         return optax.apply_updates(params, updates), state, value, tree_max_abs(grad)
 
     return Solver(tx.init, step)
+
+
+# Bounded: a transform built on traced hyperparameters (inside vmap) is never reused.
+_cached_from_optax = functools.lru_cache(maxsize=32)(_from_optax)
 
 
 def as_solver(optimizer: Any, name: str = "optimizer") -> Solver:

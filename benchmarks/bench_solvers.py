@@ -1,0 +1,207 @@
+"""Solvers benchmark: a cross-validated Lasso path against LassoCV, and L-BFGS under vmap.
+
+Run `python benchmarks/bench_solvers.py [--quick]`, or `run(quick=False) -> dict` from
+Python. Timings are wall-clock seconds on this machine, best of a few repeats where
+the measurement allows it (first calls: best of three fresh processes).
+
+1. Lasso on `make_regression(5000, 500, n_informative=50, noise=10)`, 80/20 train/test
+   split: 5-fold CV over 30 strengths plus the refit on the whole training set, as
+   one compiled program (the folds and the refit are 0/1 weight masks under `vmap`;
+   each path warm-starts along the strengths in the Gram form), against
+   `LassoCV(alphas=30, cv=5, n_jobs=2)` with the same folds and alpha grid, at
+   scikit-learn's default `tol=1e-4` and at `1e-6` (both use the same relative
+   duality-gap criterion). jaxfit is timed with compilation (a fresh process),
+   without (a second call), and in a second process with a warm persistent
+   compilation cache.
+2. L2 logistic regression over 100 penalty strengths: `lbfgs` vmapped over the
+   strengths against Python loops of the same fits (pre-jitted, and plain
+   `jaxfit.fit` calls), next to optax's own L-BFGS (zoom line search) for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jaxfit
+from jaxfit import models, penalties, solvers
+
+LINEAR = models.linear()
+LOGISTIC = models.logistic()
+
+
+def lasso_data(quick: bool):
+    """Train/test split and the 5 contiguous folds of LassoCV's default `cv=5`."""
+    from sklearn.datasets import make_regression
+    from sklearn.model_selection import KFold, train_test_split
+
+    n, d, informative = (1000, 100, 10) if quick else (5000, 500, 50)
+    X, y = make_regression(n_samples=n, n_features=d, n_informative=informative, noise=10, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
+    held_out = np.stack([test for _, test in KFold(5).split(X_train)])            # [5, n_train / 5]
+    masks = np.ones((6, len(y_train)))
+    for k, rows in enumerate(held_out):
+        masks[k, rows] = 0                                  # row 5 (all ones) is the refit
+    return X_train, X_test, y_train, y_test, masks, held_out
+
+
+@functools.partial(jax.jit, static_argnames=("tol", "steps"))
+def lasso_cv(X, y, masks, held_out, strengths, *, tol, steps):
+    """Five CV paths and the refit path in one program; returns the chosen index and fit."""
+    paths = jax.vmap(lambda w: solvers.regularization_path(
+        LINEAR, "squared_error", X, y, penalty=penalties.l1, strengths=strengths, sample_weight=w,
+        tol=tol, steps=steps))(masks)
+    # Score only the held-out rows: [5, S, n_test] predictions.
+    predictions = jnp.einsum("knd,ksd->ksn", X[held_out], paths.params["w"][:5]) + paths.params["b"][:5, :, None]
+    mse = jnp.mean((predictions - y[held_out][:, None, :]) ** 2, axis=(0, 2))
+    best = jnp.argmin(mse)
+    return best, paths.params["w"][5, best], paths.params["b"][5, best], paths.converged, paths.n_steps
+
+
+def jaxfit_lasso(X_train, y_train, masks, held_out, tol, dtype=np.float32):
+    # Cast in NumPy: a cast by jnp.asarray is a compiled op of its own on first use.
+    X, y, masks = (jnp.asarray(np.asarray(a, dtype)) for a in (X_train, y_train, masks))
+    strengths = solvers.strength_grid(X, y, num=30)
+    out = lasso_cv(X, y, masks, jnp.asarray(held_out), strengths, tol=tol, steps=5000)
+    jax.block_until_ready(out)
+    return out, np.asarray(strengths)
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def _r2(y, pred):
+    return 1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2)
+
+
+def bench_lasso(quick: bool) -> list[dict]:
+    from sklearn.linear_model import LassoCV
+
+    X_train, X_test, y_train, y_test, masks, held_out = lasso_data(quick)
+    rows = []
+    for tol in (1e-4, 1e-6):
+        sk_times = []
+        for _ in range(1 if quick else 5):
+            reference, seconds = _timed(lambda: LassoCV(alphas=30, cv=5, n_jobs=2, tol=tol).fit(X_train, y_train))
+            sk_times.append(seconds)
+        (out, strengths), first = _timed(lambda: jaxfit_lasso(X_train, y_train, masks, held_out, tol))
+        warm = min(_timed(lambda: jaxfit_lasso(X_train, y_train, masks, held_out, tol))[1] for _ in range(5))
+        best, w, b, converged, n_steps = (np.asarray(a) for a in out)
+        sk_index = int(np.argmin(np.abs(reference.alphas_ - reference.alpha_)))
+        rows.append({
+            "tol": tol, "sklearn_s": min(sk_times), "jaxfit_first_call_s": first, "jaxfit_warm_s": warm,
+            "jaxfit_cached_compile_s": _cached_first_call(tol, quick),
+            "sklearn_alpha": float(reference.alpha_), "jaxfit_alpha": float(strengths[best] / 2),
+            "alpha_index_gap": abs(int(best) - sk_index),
+            "sklearn_r2": float(reference.score(X_test, y_test)),
+            "jaxfit_r2": float(_r2(y_test, X_test @ w + b)),
+            "sklearn_nonzero": int((reference.coef_ != 0).sum()), "jaxfit_nonzero": int((w != 0).sum()),
+            "all_converged": bool(converged.all()), "total_steps": int(n_steps.sum()),
+        })
+    return rows
+
+
+def _cached_first_call(tol: float, quick: bool) -> float:
+    """First-call time in a fresh process whose persistent compilation cache is warm."""
+    with tempfile.TemporaryDirectory() as cache:
+        command = [sys.executable, os.path.abspath(__file__), "--cache-child", cache, "--tol", str(tol)]
+        command += ["--quick"] if quick else []
+        times = []
+        for _ in range(4):  # the first child fills the cache, the others read it
+            report = subprocess.run(command, capture_output=True, text=True, check=True)
+            times.append(json.loads(report.stdout.strip().splitlines()[-1])["first_call_s"])
+        return min(times[1:])
+
+
+def _cache_child(cache: str, tol: float, quick: bool) -> None:
+    jax.config.update("jax_compilation_cache_dir", cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    X_train, _, y_train, _, masks, held_out = lasso_data(quick)
+    jax.devices()  # start the backend: process start-up, not the program, as in run()
+    _, seconds = _timed(lambda: jaxfit_lasso(X_train, y_train, masks, held_out, tol))
+    print(json.dumps({"first_call_s": seconds}))
+
+
+def logistic_data(name: str):
+    from sklearn.datasets import load_breast_cancer, make_classification
+
+    if name == "breast_cancer":
+        X, y = load_breast_cancer(return_X_y=True)
+    else:
+        X, y = make_classification(n_samples=5000, n_features=100, n_informative=20, random_state=0)
+    return jnp.asarray((X - X.mean(0)) / X.std(0), jnp.float32), jnp.asarray(y)
+
+
+def bench_lbfgs(quick: bool) -> list[dict]:
+    n_configs = 20 if quick else 100
+    strengths = np.logspace(-4, 0, n_configs).astype(np.float32)
+    rows = []
+    for data in ("breast_cancer",) if quick else ("breast_cancer", "classification_5000x100"):
+        X, y = logistic_data(data)
+        for name, solver in (("jaxfit.lbfgs", solvers.lbfgs()), ("optax.lbfgs (zoom)", optax.lbfgs())):
+            def fit(s, solver=solver, X=X, y=y):
+                return jaxfit.fit(LOGISTIC, "binary_cross_entropy", X, y, optimizer=solver,
+                                  penalty=penalties.l2(s), steps=500, tol=1e-4)
+
+            single, batched = jax.jit(fit), jax.jit(jax.vmap(fit))
+            jax.block_until_ready((single(strengths[0]), batched(strengths), fit(strengths[0])))
+            vmapped = min(_timed(lambda: jax.block_until_ready(batched(strengths)))[1] for _ in range(3))
+            jitted = min(_timed(lambda: jax.block_until_ready([single(s) for s in strengths]))[1] for _ in range(3))
+            plain = min(_timed(lambda: jax.block_until_ready([fit(s) for s in strengths]))[1] for _ in range(2))
+            result = batched(strengths)
+            rows.append({"data": f"{data} {tuple(X.shape)}", "solver": name, "configs": n_configs,
+                         "vmap_s": vmapped, "loop_jitted_s": jitted, "loop_fit_s": plain,
+                         "all_converged": bool(result.converged.all()),
+                         "max_steps": int(result.n_steps.max()), "mean_steps": float(result.n_steps.mean())})
+    return rows
+
+
+def run(quick: bool = False) -> dict:
+    """Run both benchmarks; returns {"lasso_cv": [rows], "lbfgs_vmap": [rows], "device": str}."""
+    return {"device": str(jax.devices()[0]), "lasso_cv": bench_lasso(quick), "lbfgs_vmap": bench_lbfgs(quick)}
+
+
+def _print(results: dict) -> None:
+    print(f"device: {results['device']}")
+    print("\nLasso, 5-fold CV x 30 alphas + refit (seconds; jaxfit float32, sklearn float64)")
+    print("| tol | LassoCV | jaxfit warm | jaxfit 1st call (compile) | jaxfit 1st call, cached compile "
+          "| alpha sk / jf (grid gap) | test R² sk / jf | nonzero sk / jf | converged |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results["lasso_cv"]:
+        print(f"| {r['tol']:g} | {r['sklearn_s']:.3f} | {r['jaxfit_warm_s']:.3f} | {r['jaxfit_first_call_s']:.2f} | "
+              f"{r['jaxfit_cached_compile_s']:.3f} | {r['sklearn_alpha']:.4g} / {r['jaxfit_alpha']:.4g} "
+              f"({r['alpha_index_gap']}) | {r['sklearn_r2']:.5f} / {r['jaxfit_r2']:.5f} | "
+              f"{r['sklearn_nonzero']} / {r['jaxfit_nonzero']} | {r['all_converged']} |")
+    print("\nL2 logistic regression over penalty strengths, warm (seconds)")
+    print("| data | solver | configs | vmap | loop of jitted fit | loop of jaxfit.fit | steps max / mean |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results["lbfgs_vmap"]:
+        print(f"| {r['data']} | {r['solver']} | {r['configs']} | {r['vmap_s']:.3f} | {r['loop_jitted_s']:.3f} | "
+              f"{r['loop_fit_s']:.3f} | {r['max_steps']} / {r['mean_steps']:.1f} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--cache-child", help=argparse.SUPPRESS)
+    parser.add_argument("--tol", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cache_child:
+        _cache_child(args.cache_child, args.tol, args.quick)
+    else:
+        _print(run(quick=args.quick))

@@ -1,0 +1,280 @@
+"""jaxfit.solvers: references (scikit-learn, explicit loops, known minima) and one contract table."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge, enet_path
+
+import jaxfit
+from jaxfit import losses, models, penalties, solvers
+from helpers import regression_problem
+
+PUBLIC = ["Objective", "Solver", "as_solver", "from_optax", "proximal_gradient", "proximal", "lbfgs", "newton",
+          "closed_form", "ridge_loo", "nelder_mead", "nelder_mead_solver", "NelderMeadResult",
+          "regularization_path", "PathResult", "strength_grid"]
+
+
+def test_public_names():
+    assert all(hasattr(solvers, name) for name in PUBLIC)
+
+
+def _standardized(X):
+    return (X - X.mean(0)) / X.std(0)
+
+
+def _diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return _standardized(X), y
+
+
+def _wide(n=50, d=100):
+    """Sparse truth, more features than samples."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, d))
+    coef = np.zeros(d)
+    coef[:5] = [3.0, -2.0, 1.5, 1.0, -1.0]
+    return X, X @ coef + 1.0 + 0.5 * rng.normal(size=n)
+
+
+LASSO_PROBLEMS = {"diabetes": (_diabetes, 1.0), "wide": (_wide, 0.05)}
+
+
+def _assert_same_lasso(w, reference):
+    np.testing.assert_allclose(w, reference, atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(w) != 0, reference != 0)
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+@pytest.mark.parametrize("problem", LASSO_PROBLEMS)
+def test_lasso_and_elastic_net_match_sklearn(x64, problem, l1_ratio):
+    make, alpha = LASSO_PROBLEMS[problem]
+    X, y = make()
+    alpha = alpha / l1_ratio  # the same L1 part: a sparse solution either way
+    reference = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-14, max_iter=1_000_000).fit(X, y)
+    assert 0 < (reference.coef_ != 0).sum() < X.shape[1]  # the support test means something
+    # sklearn halves the squared error: Lasso(alpha) is squared_error + l1(2·alpha).
+    penalty = penalties.elastic_net(2 * alpha, l1_ratio)
+    result = jaxfit.fit(models.linear(), "squared_error", X, y, optimizer=solvers.proximal_gradient(),
+                        penalty=penalty, steps=100_000, tol=1e-10)
+    assert bool(result.converged)
+    _assert_same_lasso(result.params["w"], reference.coef_)
+    path = solvers.regularization_path(models.linear(), "squared_error", X, y,
+                                       penalty=lambda s: penalties.elastic_net(s, l1_ratio),
+                                       strengths=jnp.array([8 * alpha, 2 * alpha]), steps=100_000, tol=1e-14)
+    assert bool(path.converged.all())
+    _assert_same_lasso(path.params["w"][-1], reference.coef_)
+    np.testing.assert_allclose(path.params["b"][-1], reference.intercept_, atol=1e-6)
+
+
+def test_path_matches_sklearn_enet_path_and_grid(x64):
+    X, y = _diabetes()
+    strengths = solvers.strength_grid(X, y, num=8, l1_ratio=0.5)
+    alphas, coefs, _ = enet_path(X, y - y.mean(), l1_ratio=0.5, alphas=8, tol=1e-12, max_iter=100_000)
+    np.testing.assert_allclose(strengths, 2 * alphas, rtol=1e-10)
+    path = solvers.regularization_path(models.linear(), "squared_error", X, y,
+                                       penalty=lambda s: penalties.elastic_net(s, 0.5), strengths=strengths,
+                                       tol=1e-12, steps=100_000)
+    np.testing.assert_allclose(path.params["w"], coefs.T, atol=1e-5)
+    assert np.abs(path.params["w"][0]).max() < 1e-12  # the largest strength zeroes every weight
+
+
+def test_duality_gap_stops_like_sklearn(x64):
+    X, y = _diabetes()
+    loose = solvers.regularization_path(models.linear(), "squared_error", X, y, penalty=penalties.l1,
+                                        strengths=jnp.array([2.0]), tol=1e-2)
+    tight = solvers.regularization_path(models.linear(), "squared_error", X, y, penalty=penalties.l1,
+                                        strengths=jnp.array([2.0]), tol=1e-12, steps=100_000)
+    assert bool(loose.converged[0]) and bool(tight.converged[0])
+    assert 0 < int(loose.n_steps[0]) < int(tight.n_steps[0])
+
+
+def test_path_vmaps_over_fold_masks(x64):
+    X, y = _wide()
+    masks = np.ones((3, len(y)))
+    for k in range(3):
+        masks[k, k::3] = 0
+    strengths = solvers.strength_grid(X, y, num=5, eps=0.05)
+
+    def run(mask, gram):
+        return solvers.regularization_path(models.linear(), "squared_error", X, y, penalty=penalties.l1,
+                                           strengths=strengths, sample_weight=mask, tol=1e-14,
+                                           steps=50_000, gram=gram)
+
+    batched = jax.vmap(lambda m: run(m, True))(jnp.asarray(masks))
+    for k in range(3):
+        single = run(masks[k], False)  # the data form agrees with the Gram form
+        np.testing.assert_allclose(batched.params["w"][k], single.params["w"], atol=1e-5)
+        np.testing.assert_allclose(batched.params["b"][k], single.params["b"], atol=1e-5)
+    assert bool(batched.converged.all()) and not bool(batched.diverged.any())
+
+
+def test_path_flags_divergence_and_keeps_finite_params():
+    X, y = regression_problem(n=40, d=3)
+    path = solvers.regularization_path(models.linear(), "squared_error", X, y, penalty=penalties.l2,
+                                       strengths=jnp.array([1.0, 0.1]), solver=optax.sgd(10.0), steps=500)
+    assert bool(path.diverged.all()) and not bool(path.converged.any())
+    assert np.isfinite(path.params["w"]).all() and (np.asarray(path.n_steps) < 500).all()
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton"])
+def test_l2_logistic_matches_sklearn(x64, solver):
+    X, y = load_breast_cancer(return_X_y=True)
+    X, C = _standardized(X), 0.5
+    reference = LogisticRegression(C=C, tol=1e-12, max_iter=10_000).fit(X, y)
+    result = jaxfit.fit(models.logistic(), "binary_cross_entropy", X, y, optimizer=getattr(solvers, solver)(),
+                        penalty=penalties.l2(1.0 / (C * len(y))), steps=500, tol=1e-9)
+    assert bool(result.converged)
+    got = np.r_[result.params["w"], result.params["b"]]
+    want = np.r_[reference.coef_[0], reference.intercept_]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_newton_fits_softmax(x64):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = _standardized(X)[:, :5]
+    penalty = penalties.l2(1e-2)
+    by_newton = jaxfit.fit(models.softmax(2), "softmax_cross_entropy", X, y, optimizer=solvers.newton(),
+                           penalty=penalty, steps=50, tol=1e-10)
+    by_lbfgs = jaxfit.fit(models.softmax(2), "softmax_cross_entropy", X, y, optimizer=solvers.lbfgs(),
+                          penalty=penalty, steps=500, tol=1e-10)
+    assert bool(by_newton.converged) and int(by_newton.n_steps) < 15
+    np.testing.assert_allclose(by_newton.params["w"], by_lbfgs.params["w"], atol=1e-6)
+
+
+def test_ridge_closed_form_matches_sklearn_in_one_step(x64):
+    X, y = _diabetes()
+    alpha = 3.0
+    reference = Ridge(alpha=alpha).fit(X, y)
+    result = jaxfit.fit(models.linear(), "squared_error", X, y, optimizer=solvers.closed_form(),
+                        penalty=penalties.l2(2 * alpha / len(y)), steps=10, tol=1e-8)
+    assert bool(result.converged) and int(result.n_steps) == 1
+    np.testing.assert_allclose(result.params["w"], reference.coef_, atol=1e-6)
+    np.testing.assert_allclose(result.params["b"], reference.intercept_, atol=1e-6)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ridge_loo_equals_explicit_leave_one_out(x64, weighted):
+    X, y = _diabetes()
+    X, y = X[:60], y[:60]
+    weight = np.random.default_rng(0).uniform(0.5, 2.0, len(y)) if weighted else np.ones(len(y))
+    weight[:3] = 0 if weighted else 1  # zero weight: left out of every fit, scored as held out
+    alphas = np.array([0.0, 0.5, 10.0])
+    errors = solvers.ridge_loo(X, y, alphas, sample_weight=weight if weighted else None)
+    for j, alpha in enumerate(alphas):
+        for i in range(len(y)):
+            keep = np.arange(len(y)) != i
+            fit = Ridge(alpha=alpha).fit(X[keep], y[keep], sample_weight=weight[keep])
+            assert abs(errors[j, i] - (y[i] - fit.predict(X[i:i + 1])[0])) < 1e-8
+
+
+def test_nelder_mead_minimizes_rosenbrock_and_non_smooth(x64):
+    rosenbrock = solvers.nelder_mead(lambda x: (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2,
+                                     jnp.array([-1.2, 1.0]), tol=1e-10)
+    assert bool(rosenbrock.converged)
+    np.testing.assert_allclose(rosenbrock.x, [1.0, 1.0], atol=1e-6)
+    centres = jnp.array([[1.0, -2.0, 3.0], [-0.5, 0.25, 2.0]])
+
+    def absolute(c, restarts):
+        return solvers.nelder_mead(lambda x: jnp.abs(x["a"] - c).sum(), {"a": jnp.zeros(3)}, tol=1e-8,
+                                   max_iter=3000, restarts=restarts)
+
+    found = jax.jit(jax.vmap(lambda c: absolute(c, 5)))(centres)  # vmappable: one search per centre
+    np.testing.assert_allclose(found.x["a"], centres, atol=1e-6)
+    # Without restarts the simplex collapses on a kink: the reason restarts exist.
+    assert float(absolute(centres[0], 0).value) > 1e-3
+
+
+def test_proximal_optax_gives_exact_zeros():
+    X, y = regression_problem(n=100, d=6)
+    X[:, 3:] = np.random.default_rng(1).normal(size=(100, 3))  # unrelated features
+    result = jaxfit.fit(models.linear(), "squared_error", X, y, penalty=penalties.l1(0.3), steps=3000, tol=1e-4,
+                        optimizer=solvers.proximal(optax.sgd(0.05), learning_rate=0.05))
+    reference = jaxfit.fit(models.linear(), "squared_error", X, y, penalty=penalties.l1(0.3), steps=3000,
+                           tol=1e-5, optimizer=solvers.proximal_gradient())
+    assert bool(result.converged) and (np.asarray(result.params["w"]) == 0).any()
+    np.testing.assert_allclose(result.params["w"], reference.params["w"], atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------
+# The contract: every solver, one ridge problem, the same checks.
+
+CONTRACT = {
+    "proximal_gradient": (lambda: solvers.proximal_gradient(), 2000, 1e-4),
+    "proximal_sgd": (lambda: solvers.proximal(optax.sgd(0.1), learning_rate=0.1), 3000, 1e-4),
+    "lbfgs": (lambda: solvers.lbfgs(), 200, 1e-4),
+    "newton": (lambda: solvers.newton(), 20, 1e-4),
+    "closed_form": (lambda: solvers.closed_form(), 2, 1e-4),
+    "nelder_mead": (lambda: solvers.nelder_mead_solver(initial_step=0.5), 3000, 1e-5),
+}
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_solver_contract(name):
+    make, steps, tol = CONTRACT[name]
+    solver = make()
+    X, y = regression_problem(n=40, d=3)
+    traces = []
+
+    def counted_loss(outputs, y):
+        traces.append(1)
+        return losses.squared_error(outputs, y)
+
+    def run(strength, X=X, y=y):
+        return jaxfit.fit(models.linear(), counted_loss, X, y, optimizer=solver, penalty=penalties.l2(strength),
+                          steps=steps, tol=tol)
+
+    strengths = jnp.array([0.01, 0.1, 1.0])
+    batched = jax.jit(jax.vmap(run))
+    result = batched(strengths)
+    n_traces = len(traces)
+    assert n_traces <= 12  # the objective is traced a bounded number of times, not per step
+    batched(strengths * 1.1)
+    assert len(traces) == n_traces  # new strengths, same program
+    assert result.params["w"].dtype == jnp.float32
+    assert bool(result.converged.all()) and not bool(result.diverged.any())
+    # The loop runs in float64 (one compilation fewer): each lane matches its own fit.
+    with jax.enable_x64(True):
+        X64, y64 = X.astype(np.float64), y.astype(np.float64)
+        exact = []
+        for i, s in enumerate(np.asarray(strengths, np.float64)):
+            single = run(s, X64, y64)
+            assert single.params["w"].dtype == jnp.float64 and bool(single.converged)
+            exact.append(np.linalg.solve(np.cov(X64.T, bias=True) + s / 2 * np.eye(3),
+                                         (X64 - X64.mean(0)).T @ (y64 - y64.mean()) / len(y64)))
+            np.testing.assert_allclose(result.params["w"][i], single.params["w"], atol=20 * tol)
+    np.testing.assert_allclose(result.params["w"], np.array(exact), atol=50 * tol)
+
+
+def test_bounded_objective_traces_across_steps():
+    X, y = regression_problem(n=40, d=3)
+    counts = []
+    for steps in (5, 50):
+        traces = []
+
+        def counted_loss(outputs, y):
+            traces.append(1)
+            return losses.squared_error(outputs, y)
+
+        jaxfit.fit(models.linear(), counted_loss, X, y, optimizer=solvers.lbfgs(), steps=steps)
+        counts.append(len(traces))
+    assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: solvers.lbfgs(linesearch="wolfe"), ValueError, "linesearch"),
+    (lambda: solvers.proximal(optax.sgd(0.1), learning_rate=-1.0), ValueError, "learning_rate"),
+    (lambda: solvers.proximal("sgd", learning_rate=0.1), TypeError, "optimizer"),
+    (lambda: solvers.proximal_gradient(step_size=0.0), ValueError, "step_size"),
+    (lambda: solvers.nelder_mead(lambda x: x.sum(), jnp.zeros(2), tol=-1.0), ValueError, "tol"),
+    (lambda: solvers.ridge_loo(np.ones((5, 2)), np.ones(5), [-1.0]), ValueError, "alphas"),
+    (lambda: solvers.regularization_path(models.linear(), "squared_error", np.ones((5, 2)), np.ones(5),
+                                         penalty=penalties.l1, strengths=[0.1, 1.0]), ValueError, "non-increasing"),
+    (lambda: solvers.regularization_path(models.linear(), "squared_error", np.ones((5, 2)), np.ones(5),
+                                         penalty=penalties.l1(0.1), strengths=[1.0]), TypeError, "strength -> Penalty"),
+])
+def test_bad_arguments_raise_with_the_argument_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
