@@ -6,6 +6,7 @@ from . import decomposition as decomposition
 from . import io as io
 from . import losses as losses
 from . import metrics as metrics
+from . import model_selection as model_selection
 from . import models as models
 from . import penalties as penalties
 from . import solvers as solvers

@@ -1,0 +1,142 @@
+"""Resumable searches: each finished chunk of configurations saved atomically to a folder.
+
+No pickle anywhere: a chunk is an `.npz` of plain arrays read back with
+`allow_pickle=False`, and the manifest is JSON. Every file is written to a temporary
+name in the same folder, flushed to disk, then moved over its final name with
+`os.replace` (atomic on POSIX and Windows), so a process killed mid-write leaves either
+the old file or the new one, never half of one.
+
+The manifest records a fingerprint of everything that decides the results (space,
+static values, folds, data, key, function names); a search whose fingerprint differs
+refuses the folder instead of mixing results of two different searches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+_FORMAT = 1
+_MANIFEST = "manifest.json"
+
+
+def array_digest(*arrays: Any) -> str:
+    """SHA-256 of arrays' dtypes, shapes and bytes (None hashes as a marker)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        if a is None:
+            h.update(b"none")
+            continue
+        a = np.ascontiguousarray(np.asarray(a))
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _atomic_write(path: str, write) -> None:
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+class Checkpoint:
+    """A folder of finished chunks for one search.
+
+    Args:
+      directory: the folder (created if missing).
+      fingerprint: `{component: digest or description}` of the search; compared
+        component by component with a manifest already in the folder.
+      chunk_size: the chunk size the caller asks for, or None to adopt the folder's.
+      default_chunk_size: called for the chunk size of a new folder when `chunk_size`
+        is None (an estimate that may cost a trace, so only made when needed).
+
+    Attributes:
+      chunk_size: the chunk size in force (the folder's when resuming with None).
+      saved: chunks written by this process.
+      loaded: finished chunks read back instead of recomputed.
+    """
+
+    def __init__(self, directory: str | os.PathLike, fingerprint: dict[str, Any],
+                 chunk_size: int | None, default_chunk_size: Callable[[], int]):
+        if not isinstance(directory, (str, os.PathLike)):
+            raise TypeError(f"`checkpoint` must be a folder path (str or os.PathLike); got "
+                            f"{type(directory).__name__}.")
+        self.directory = os.fspath(directory)
+        if os.path.exists(self.directory) and not os.path.isdir(self.directory):
+            raise ValueError(f"`checkpoint` must be a folder; {self.directory!r} is a file.")
+        os.makedirs(self.directory, exist_ok=True)
+        self.saved = 0
+        self.loaded = 0
+        # Under jax.distributed every process computes the same results; one writes them.
+        self._writer = jax.process_index() == 0
+        manifest_path = os.path.join(self.directory, _MANIFEST)
+        if os.path.exists(manifest_path):
+            with open(manifest_path, encoding="utf-8") as f:
+                manifest = json.load(f)
+            self._check(manifest, fingerprint, chunk_size)
+            self.chunk_size = int(manifest["chunk_size"])
+        else:
+            self.chunk_size = default_chunk_size() if chunk_size is None else chunk_size
+            manifest = {"format": _FORMAT, "chunk_size": self.chunk_size, "fingerprint": fingerprint}
+            if self._writer:
+                text = json.dumps(manifest, indent=1, sort_keys=True).encode()
+                _atomic_write(manifest_path, lambda f: f.write(text))
+
+    def _check(self, manifest: dict, fingerprint: dict, chunk_size: int | None) -> None:
+        where = f"`checkpoint` folder {self.directory!r}"
+        if manifest.get("format") != _FORMAT:
+            raise ValueError(f"{where} was written by another version of jaxfit (format "
+                             f"{manifest.get('format')!r}, expected {_FORMAT}). Use a new folder.")
+        old = manifest.get("fingerprint", {})
+        changed = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+        if changed:
+            raise ValueError(f"{where} holds the results of a different search: "
+                             f"{', '.join(changed)} changed since it was written. Pass a new "
+                             f"folder for this search, or delete the old one to start over.")
+        if chunk_size is not None and chunk_size != manifest["chunk_size"]:
+            raise ValueError(f"`chunk_size`={chunk_size} differs from the {manifest['chunk_size']} "
+                             f"the {where} was written with; pass chunk_size="
+                             f"{manifest['chunk_size']} or None to resume it.")
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self.directory, f"{name}.npz")
+
+    def load(self, name: str, expected: dict[str, tuple]) -> dict[str, np.ndarray] | None:
+        """A finished chunk's arrays, or None if it is missing or unreadable.
+
+        `expected` maps each array name to its shape; a file that does not match (or is
+        damaged) is treated as missing and recomputed.
+        """
+        path = self._path(name)
+        if not os.path.exists(path):
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in expected}
+        except (OSError, ValueError, KeyError):
+            return None
+        if any(arrays[k].shape != tuple(shape) for k, shape in expected.items()):
+            return None
+        self.loaded += 1
+        return arrays
+
+    def save(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        """Write a finished chunk atomically."""
+        if self._writer:
+            _atomic_write(self._path(name), lambda f: np.savez(f, **arrays))
+        self.saved += 1

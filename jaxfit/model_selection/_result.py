@@ -1,0 +1,146 @@
+"""`SearchResult`: per-fold scores of every configuration, ranked, with a refit."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import numpy as np
+
+from ._cv import STATUS
+
+
+def rank_scores(mean: np.ndarray) -> np.ndarray:
+    """Rank 1 for the highest mean; ties share the lowest rank ("min", as scikit-learn);
+    every NaN shares the rank after the last finite score."""
+    finite = np.isfinite(mean)
+    rank = np.full(mean.shape, int(finite.sum()) + 1, np.int64)
+    if finite.any():
+        neg = np.sort(-mean[finite])
+        rank[finite] = np.searchsorted(neg, -mean[finite], side="left") + 1
+    return rank
+
+
+def _python(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclasses.dataclass(frozen=True, repr=False, eq=False)
+class SearchResult:
+    """The outcome of `search`; rows are configurations (static combinations outer,
+    the space's configurations inner), columns of `scores` are folds.
+
+    Attributes:
+      configs: `{name: array [N]}` hyperparameters of every configuration (traced ones
+        as numbers, static ones as given; an object array when not numeric).
+      scores: `[N, k]` test score of each configuration on each fold (higher is
+        better); NaN where the fit diverged.
+      status: `[N, k]` "ok", "converged", "max_steps", "diverged" or "invalid_score"
+        (see `cross_validate`).
+      n_steps: `[N, k]` optimizer steps each fit took (-1 when unknown).
+      timings: `{"compile": s, "run": s}` seconds spent compiling and running.
+      chunks: `{"computed": c, "resumed": r, "chunk_size": size, "n_devices": d}`:
+        chunks computed in this call and read back from the checkpoint.
+    """
+
+    configs: dict
+    scores: np.ndarray
+    status: np.ndarray
+    n_steps: np.ndarray
+    timings: dict
+    chunks: dict
+    _refit: Callable = dataclasses.field(default=None)
+
+    @property
+    def mean(self) -> np.ndarray:
+        """`[N]` mean test score over folds; NaN if any fold failed."""
+        return self.scores.mean(axis=1)
+
+    @property
+    def std(self) -> np.ndarray:
+        """`[N]` standard deviation of the test scores over folds (population, as
+        scikit-learn)."""
+        return self.scores.std(axis=1)
+
+    @property
+    def rank(self) -> np.ndarray:
+        """`[N]` rank of the mean score: 1 is best; configurations with NaN come last."""
+        return rank_scores(self.mean)
+
+    @property
+    def n_configs(self) -> int:
+        return int(self.scores.shape[0])
+
+    @property
+    def best_index(self) -> int:
+        """Row of the best configuration (the first among ties)."""
+        if not np.isfinite(self.mean).any():
+            raise ValueError("no configuration has a finite mean score (see `status`: every "
+                             "configuration diverged or scored NaN on some fold), so there is "
+                             "no best one. Narrow the space to stable values (e.g. smaller "
+                             "learning rates).")
+        return int(np.argmin(self.rank))
+
+    def config(self, index: int) -> dict[str, Any]:
+        """The hyperparameters of row `index` as Python values."""
+        return {name: _python(values[index]) for name, values in self.configs.items()}
+
+    @property
+    def best_config(self) -> dict[str, Any]:
+        """Hyperparameters of the best configuration, as Python values."""
+        return self.config(self.best_index)
+
+    @property
+    def best_score(self) -> float:
+        """Mean test score of the best configuration."""
+        return float(self.mean[self.best_index])
+
+    def config_status(self) -> np.ndarray:
+        """`[N]` the most serious status over each configuration's folds."""
+        names = np.asarray(STATUS)  # ordered from least to most serious
+        codes = (self.status[..., None] == names).argmax(axis=-1)
+        return names[codes.max(axis=1)]
+
+    def table(self) -> dict[str, Any]:
+        """Columns in the shape of scikit-learn's `cv_results_`.
+
+        Returns:
+          `{"params": [dict per configuration], "param_<name>": array,
+          "mean_test_score", "std_test_score", "rank_test_score",
+          "split<i>_test_score" for each fold, "status", "mean_n_steps"}`.
+        """
+        columns: dict[str, Any] = {"params": [self.config(i) for i in range(self.n_configs)]}
+        for name, values in self.configs.items():
+            columns[f"param_{name}"] = values
+        columns["mean_test_score"] = self.mean
+        columns["std_test_score"] = self.std
+        columns["rank_test_score"] = self.rank
+        for i in range(self.scores.shape[1]):
+            columns[f"split{i}_test_score"] = self.scores[:, i]
+        columns["status"] = self.config_status()
+        columns["mean_n_steps"] = self.n_steps.mean(axis=1)
+        return columns
+
+    def to_pandas(self):
+        """`table()` as a pandas DataFrame, one row per configuration."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_pandas() needs pandas: pip install pandas (or jaxfit[csv]); "
+                              "table() gives the same columns as a dict.") from None
+        return pd.DataFrame(self.table())
+
+    def refit(self, X, y):
+        """Train the best configuration on all of `X, y` (all-ones weights).
+
+        Returns what `train_fn` returns (params, or a `FitResult`).
+        """
+        return self._refit(self.best_config, X, y)
+
+    def __repr__(self) -> str:
+        n, k = self.scores.shape
+        try:
+            best = f"best_config={self.best_config}, best_score={self.best_score:.6g}"
+        except ValueError:
+            best = "no finite score"
+        return f"SearchResult({n} configurations x {k} folds, {best})"

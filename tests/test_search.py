@@ -1,0 +1,227 @@
+"""search: one compiled program over configurations × folds; chunks, devices, resume."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+import jaxfit.model_selection as ms
+from jaxfit import models, penalties
+from jaxfit.model_selection import _search
+
+from helpers import classification_problem, regression_problem
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+# Built once so repeated searches reuse their compiled programs across tests.
+X_CLS, Y_CLS = classification_problem(n=60, d=3)
+FOLDS_CLS = ms.stratified_kfold(Y_CLS, 3)
+SPACE = ms.grid(lr=[0.3, 1.0], alpha=[1e-3, 1e-1])
+LOGISTIC = ms.make_fit_fns(models.logistic(), "binary_cross_entropy",
+                           optimizer=lambda c: optax.sgd(c["lr"]),
+                           penalty=lambda c: penalties.l2(c["alpha"]), steps=40, tol=1e-6,
+                           standardize=True, metric="log_loss")
+
+X_REG, Y_REG = regression_problem(n=40, d=2)
+FOLDS_REG = ms.kfold(40, 4)
+REGRESSION = ms.make_fit_fns(models.linear(), "squared_error",
+                             optimizer=lambda c: optax.sgd(c["lr"]), steps=30)
+
+
+def logistic_search(**kwargs):
+    """The reference search, also run by the subprocesses below."""
+    return ms.search(LOGISTIC.train, LOGISTIC.score, X_CLS, Y_CLS, SPACE, FOLDS_CLS, **kwargs)
+
+
+def assert_same_table(a, b):
+    ta, tb = a.table(), b.table()
+    assert list(ta) == list(tb)
+    assert ta.pop("params") == tb.pop("params")
+    for name in ta:
+        np.testing.assert_array_equal(ta[name], tb[name], err_msg=name)
+
+
+def test_search_equals_cross_validate_per_config():
+    result = logistic_search()
+    assert result.scores.shape == (4, 3) and result.n_steps.shape == (4, 3)
+    for i in (0, 3):
+        config = result.config(i)
+        cv = ms.cross_validate(LOGISTIC.train, LOGISTIC.score, X_CLS, Y_CLS, FOLDS_CLS, config=config)
+        np.testing.assert_allclose(result.scores[i], cv.scores, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(result.status[i], cv.status)
+        np.testing.assert_array_equal(result.n_steps[i], cv.n_steps)
+    np.testing.assert_allclose(result.mean, result.scores.mean(axis=1))
+    assert result.rank[result.best_index] == 1
+    assert result.best_config == result.config(int(np.argmax(result.mean)))
+    assert result.best_config["lr"] in (0.3, 1.0)  # values as given, not float32 noise
+
+
+def test_chunking_and_memory_budget_do_not_change_results(monkeypatch):
+    whole = logistic_search()
+    assert whole.chunks == {"computed": 1, "resumed": 0, "chunk_size": 4, "n_devices": 1}
+    assert whole.timings["compile"] == 0.0  # compiled by the test above, reused
+    for chunk_size in (1, 3):
+        chunked = logistic_search(chunk_size=chunk_size)
+        assert chunked.chunks["computed"] == -(-4 // chunk_size)
+        np.testing.assert_allclose(chunked.scores, whole.scores, rtol=1e-6)
+        np.testing.assert_array_equal(chunked.n_steps, whole.n_steps)
+    # A budget below one configuration's buffers gives chunks of one.
+    monkeypatch.setattr(_search, "MEMORY_BUDGET", 1)
+    tight = logistic_search()
+    assert tight.chunks["chunk_size"] == 1 and tight.chunks["computed"] == 4
+    np.testing.assert_allclose(tight.scores, whole.scores, rtol=1e-6)
+
+
+def test_diverging_config_is_reported_ranked_last_and_harmless():
+    stable = ms.search(REGRESSION.train, REGRESSION.score, X_REG, Y_REG,
+                       ms.grid(lr=[0.01, 0.1]), FOLDS_REG)
+    mixed = ms.search(REGRESSION.train, REGRESSION.score, X_REG, Y_REG,
+                      ms.grid(lr=[0.01, 10.0, 0.1]), FOLDS_REG)
+    assert (mixed.status[1] == "diverged").all() and np.isnan(mixed.scores[1]).all()
+    assert mixed.rank[1] == 3 and mixed.best_index != 1
+    assert mixed.table()["status"][1] == "diverged"
+    assert (mixed.n_steps[1] < 30).all()  # the diverged lanes stopped early
+    np.testing.assert_allclose(mixed.scores[[0, 2]], stable.scores, rtol=1e-6)
+    assert mixed.best_config == stable.best_config == {"lr": 0.1}
+
+    doomed = ms.search(REGRESSION.train, REGRESSION.score, X_REG, Y_REG,
+                       ms.grid(lr=[10.0, 20.0]), FOLDS_REG)
+    assert doomed.rank.tolist() == [1, 1]
+    with pytest.raises(ValueError, match="no configuration has a finite mean score"):
+        doomed.best_config
+
+
+def test_static_values_compile_one_program_each():
+    fns = ms.make_fit_fns(lambda c: models.mlp(c["hidden"]), "binary_cross_entropy",
+                          optimizer=lambda c: optax.sgd(c["lr"]), steps=15)
+    result = ms.search(fns.train, fns.score, X_CLS, Y_CLS, ms.grid(lr=[0.01, 0.1]), FOLDS_CLS,
+                       static={"hidden": [(2,), (3, 2)]})
+    assert result.configs["hidden"].tolist() == [(2,), (2,), (3, 2), (3, 2)]
+    np.testing.assert_allclose(result.configs["lr"], [0.01, 0.1, 0.01, 0.1])
+    assert result.table()["params"][2] == {"lr": 0.01, "hidden": (3, 2)}
+    assert np.isfinite(result.scores).all()
+    refit = result.refit(X_CLS, Y_CLS)
+    assert len(refit.params.params["layers"]) == len(result.best_config["hidden"]) + 1
+
+
+def test_table_pandas_refit_and_progress(capsys):
+    result = logistic_search(progress=True)
+    assert "search" in capsys.readouterr().err
+    table = result.table()
+    assert list(table)[:3] == ["params", "param_lr", "param_alpha"]
+    for name in ("mean_test_score", "std_test_score", "rank_test_score", "split0_test_score",
+                 "split2_test_score", "status", "mean_n_steps"):
+        assert len(table[name]) == 4, name
+    frame = result.to_pandas()
+    assert frame.shape == (4, 11)
+    assert frame["rank_test_score"].min() == 1
+    fitted = result.refit(X_CLS, Y_CLS)
+    accuracy = (LOGISTIC.predict(fitted.params, X_CLS) == Y_CLS).mean()
+    assert accuracy > 0.6
+    assert "best_config" in repr(result)
+
+
+def _run_script(code: str, tmp_path, **env):
+    script = tmp_path / "script.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {TESTS!r})\n" + textwrap.dedent(code))
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu", **env}, timeout=120)
+
+
+def test_four_devices_equal_one_device(tmp_path):
+    out = tmp_path / "four.npz"
+    proc = _run_script(f"""
+        import jax, numpy as np
+        assert len(jax.devices()) == 4, jax.devices()
+        from test_search import logistic_search
+        r = logistic_search(chunk_size=3)  # 2 chunks, each padded from 3 to 4 lanes
+        assert r.chunks["n_devices"] == 4 and r.chunks["computed"] == 2
+        np.savez({str(out)!r}, scores=r.scores, n_steps=r.n_steps, status=r.status)
+    """, tmp_path, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one = logistic_search()
+    with np.load(out, allow_pickle=False) as four:
+        np.testing.assert_allclose(four["scores"], one.scores, rtol=1e-6)
+        np.testing.assert_array_equal(four["n_steps"], one.n_steps)
+        np.testing.assert_array_equal(four["status"], one.status)
+
+
+def test_killed_search_resumes_without_recomputing(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    # The child really dies by SIGKILL right after its second chunk reaches the disk.
+    proc = _run_script(f"""
+        import os, signal
+        from jaxfit.model_selection import _checkpoint
+        save = _checkpoint.Checkpoint.save
+        def save_then_die(self, name, arrays):
+            save(self, name, arrays)
+            if self.saved == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+        _checkpoint.Checkpoint.save = save_then_die
+        from test_search import logistic_search
+        logistic_search(chunk_size=1, checkpoint={str(ckpt)!r})
+        raise SystemExit("the search was not killed")
+    """, tmp_path)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    finished = sorted(f for f in os.listdir(ckpt) if f.startswith("chunk-"))
+    assert finished == ["chunk-0000-000000.npz", "chunk-0000-000001.npz"]
+    mtimes = {f: os.stat(ckpt / f).st_mtime_ns for f in finished}
+
+    resumed = logistic_search(checkpoint=ckpt)  # chunk_size adopted from the folder
+    assert resumed.chunks == {"computed": 2, "resumed": 2, "chunk_size": 1, "n_devices": 1}
+    assert {f: os.stat(ckpt / f).st_mtime_ns for f in finished} == mtimes
+    assert_same_table(resumed, logistic_search(chunk_size=1))
+    again = logistic_search(checkpoint=ckpt)
+    assert again.chunks["computed"] == 0 and again.chunks["resumed"] == 4
+    assert not [f for f in os.listdir(ckpt) if f.startswith(".tmp")]
+    with np.load(ckpt / finished[0], allow_pickle=False) as chunk:
+        assert sorted(chunk.files) == ["n_steps", "scores", "status"]
+
+
+def test_changed_search_refuses_old_checkpoint(tmp_path):
+    logistic_search(checkpoint=tmp_path)
+    changes = [
+        (dict(space=ms.grid(lr=[0.3, 1.0], alpha=[1e-3, 1e-2])), "space"),
+        (dict(X=X_CLS + 1.0), "data"),
+        (dict(X=X_CLS[:, :2]), "data_shape"),
+        (dict(folds=ms.kfold(60, 3)), "folds"),
+        (dict(static={"unused": [1]}), "static"),
+        (dict(key=jax.random.key(5)), "key"),
+        (dict(chunk_size=2), "chunk_size"),
+    ]
+    for change, match in changes:
+        args = dict(X=X_CLS, space=SPACE, folds=FOLDS_CLS)
+        args.update(change)
+        with pytest.raises(ValueError, match=match):
+            ms.search(LOGISTIC.train, LOGISTIC.score, args.pop("X"), Y_CLS, args.pop("space"),
+                      args.pop("folds"), checkpoint=tmp_path, **args)
+
+
+BAD_SEARCH = [
+    (dict(space=[0.1, 1.0]), TypeError, "space"),
+    (dict(space={"a": np.ones(3), "b": np.ones(2)}), ValueError, "leading axis"),
+    (dict(space={"a": np.array(["x", "y"])}), TypeError, "space"),
+    (dict(static={"lr": [1]}), ValueError, "static"),
+    (dict(static={"hidden": 4}), TypeError, "static"),
+    (dict(static=[1]), TypeError, "static"),
+    (dict(chunk_size=0), ValueError, "chunk_size"),
+    (dict(devices=["cpu"]), TypeError, "devices"),
+    (dict(progress="yes"), TypeError, "progress"),
+    (dict(folds=ms.kfold(61, 3)), ValueError, "folds"),
+    (dict(checkpoint=__file__), ValueError, "checkpoint"),
+]
+
+
+@pytest.mark.parametrize("change,error,match", BAD_SEARCH)
+def test_search_errors_name_the_argument(change, error, match):
+    args = dict(space=SPACE, folds=FOLDS_CLS)
+    args.update(change)
+    with pytest.raises(error, match=match):
+        ms.search(LOGISTIC.train, LOGISTIC.score, X_CLS, Y_CLS, args.pop("space"),
+                  args.pop("folds"), **args)
