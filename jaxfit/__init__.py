@@ -8,6 +8,7 @@ from . import losses as losses
 from . import metrics as metrics
 from . import model_selection as model_selection
 from . import models as models
+from . import plot as plot
 from . import penalties as penalties
 from . import solvers as solvers
 from ._version import __version__ as __version__

@@ -1,0 +1,221 @@
+"""The `jaxfit` command line: the demo, the example experiments, and bad input."""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import jaxfit
+from jaxfit.cli import main
+from jaxfit.cli._config import SCHEMA
+from jaxfit.cli._config import parse as parse_config
+from jaxfit.cli._config import read as read_config
+from jaxfit.cli._main import default_cache_dir
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+DIABETES_CSV = ROOT / "jaxfit" / "data" / "examples" / "diabetes.csv"
+PNG = b"\x89PNG\r\n\x1a\n"
+RESULT_FILES = {"table.csv", "table.json", "best_params.npz", "summary.json", "cv_scores.png",
+                "loss_curve.png"}
+
+
+def _check_results(folder: pathlib.Path, searched: list) -> dict:
+    names = {p.name for p in folder.iterdir()}
+    expected = RESULT_FILES | {f"validation_curve_{name}.png" for name in searched}
+    assert expected <= names, expected - names
+    assert not [n for n in names if n.endswith(".tmp")]  # atomic writes leave no debris
+    for name in names:
+        if name.endswith(".png"):
+            assert (folder / name).read_bytes()[:8] == PNG
+    summary = json.loads((folder / "summary.json").read_text())
+    assert set(summary["files"]) == names
+    rows = json.loads((folder / "table.json").read_text())
+    assert len(rows) == len((folder / "table.csv").read_text().splitlines()) - 1
+    assert sorted(r["rank_test_score"] for r in rows)[0] == 1
+    saved = jaxfit.io.load(folder / "best_params.npz")
+    assert jaxfit.io.load_metadata(folder / "best_params.npz")["best_config"] == summary["best_config"]
+    assert saved["params"]
+    return summary
+
+
+def test_demo_in_a_subprocess_writes_every_promised_file(tmp_path):
+    cache = tmp_path / "cache"
+    env = {**os.environ, "JAXFIT_CACHE_DIR": str(cache)}
+    done = subprocess.run([sys.executable, "-m", "jaxfit", "demo"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "rank" in out and "best: strength=" in out
+    accuracy = float(re.search(r"test accuracy (\S+)", out).group(1))
+    assert accuracy >= 0.9
+    summary = _check_results(tmp_path / "jaxfit-demo", ["strength"])
+    assert summary["test_score"] == pytest.approx(accuracy, abs=1e-4)
+    assert summary["cv_mean"] >= 0.9
+    saved = jaxfit.io.load(tmp_path / "jaxfit-demo" / "best_params.npz")
+    assert np.asarray(saved["params"]["w"]).shape == (30,)
+    assert any(cache.iterdir())  # the compilation cache was written where we asked
+
+
+def test_demo_settings_are_examples_demo_toml():
+    from jaxfit.cli._commands import DEMO
+
+    assert read_config(str(EXAMPLES / "demo.toml")) == parse_config(DEMO, str(EXAMPLES))
+
+
+@pytest.mark.parametrize("name, searched, check", [
+    ("classification", ["learning_rate", "strength"], lambda s: s["test_score"] >= 0.9),
+    ("regression", ["strength"], lambda s: s["test_score"] >= 0.3),
+    ("lasso_path", ["strength"], lambda s: 0 < s["test_score"] < 5000),
+    ("mlp", ["learning_rate"], lambda s: s["test_score"] >= 0.8),
+])
+def test_example_experiments_run(tmp_path, capsys, name, searched, check):
+    out = tmp_path / name
+    assert main(["run", str(EXAMPLES / f"{name}.toml"), "--out", str(out), "--quiet", "--no-cache"]) == 0
+    printed = capsys.readouterr().out
+    assert "held-out" in printed and str(out) in printed
+    summary = _check_results(out, searched)
+    assert check(summary), summary
+    if name == "lasso_path":
+        assert (out / "regularization_path.png").read_bytes()[:8] == PNG
+
+
+def test_static_axes_random_search_and_resuming(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # without `output` or --out, results go to ./<stem>-results
+    pathlib.Path("static.toml").write_text("""
+        checkpoint = true
+        devices = 1
+        [data]
+        path = "example:breast_cancer"
+        [model]
+        kind = "logistic"
+        [train]
+        optimizer = "lbfgs"
+        penalty = "l2"
+        [cv]
+        n_splits = 3
+        [search]
+        type = "random"
+        n = 2
+        [search.space]
+        strength = { loguniform = [1e-3, 1e-1] }
+        [search.static]
+        steps = [5, 20]
+    """)
+    assert main(["run", "static.toml", "--quiet", "--no-cache"]) == 0
+    rows = json.loads(pathlib.Path("static-results/table.json").read_text())
+    assert sorted({r["param_steps"] for r in rows}) == [5, 20] and len(rows) == 4
+    assert all(1e-3 <= r["param_strength"] <= 1e-1 for r in rows)
+    capsys.readouterr()
+    # Run again: both chunks (one per static value) come back from the checkpoint.
+    assert main(["run", "static.toml", "--no-cache"]) == 0
+    assert "2 chunk(s) resumed from the checkpoint" in capsys.readouterr().out
+    assert json.loads(pathlib.Path("static-results/table.json").read_text()) == rows
+
+
+BASE = """
+[data]
+path = "example:breast_cancer"
+[model]
+kind = "logistic"
+"""
+
+# (arguments or a config text, a fragment the one error line must contain)
+BAD_INPUT = [
+    (["run", "{tmp}/missing.toml"], "no such experiment file"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["run"], "required: CONFIG"),
+    (["demo", "--out", "{tmp}/a-file"], "a-file' is a file"),
+    ("[data\npath = 1", "not valid TOML"),
+    (BASE + "[modle]\nkind = 1", "unknown section [modle]"),
+    ("colour = 1" + BASE, "top level: unknown key 'colour'"),
+    (BASE + "colour = 1", "[model]: unknown key 'colour'"),
+    (BASE + "[train]\nlearning_rat = 0.1", "[train]: unknown key 'learning_rat'"),
+    (BASE + "[train]\noptimizer = 'adma'", "[train] optimizer must be one of"),
+    (BASE + "[train]\nsteps = 'ten'", "[train] steps must be an integer >= 1; got 'ten'"),
+    (BASE + "[train]\nlearning_rate = -1.0", "[train] learning_rate must be a number in (0.0"),
+    (BASE + "[cv]\nn_splits = 1", "[cv] n_splits must be an integer >= 2"),
+    (BASE + "[cv]\nmetric = 'r2'", "[cv] metric: 'r2' is a regression metric"),
+    ("devices = 64" + BASE, "devices: asks for 64 devices"),
+    ("devices = 'some'" + BASE, "devices must be \"all\" or a number of devices"),
+    (BASE + "[train]\noptimizer = 'lbfgs'\nlearning_rate = 0.1", "[train] learning_rate does not apply"),
+    (BASE + "[model]\nhidden = [8]", None),  # a repeated [model] table is invalid TOML
+    ("[data]\npath = 'example:breast_cancer'\n[model]\nkind = 'linear'\nhidden = [8]",
+     "[model] hidden applies only to kind 'mlp'"),
+    ("[data]\npath = 'example:iris'\n[model]\nkind = 'logistic'", "'logistic' is binary"),
+    ("[data]\npath = 'example:diabetes'\n[model]\nkind = 'softmax'", "needs class labels"),
+    ("[data]\npath = 'example:nope'\n[model]\nkind = 'linear'", "no bundled example 'nope'"),
+    ("[data]\npath = 'missing.csv'\ntarget = 'y'\n[model]\nkind = 'linear'", "no such file"),
+    ("[data]\npath = 'missing.csv'\n[model]\nkind = 'linear'", "[data] target is required"),
+    (f"[data]\npath = '{DIABETES_CSV}'\ntarget = 'nope'\n[model]\nkind = 'linear'",
+     "`target` column 'nope' is not in the file"),
+    ("[model]\nkind = 'linear'", "[data] path is required"),
+    (BASE + "[train]\npenalty = 'l2'\n[search]\ntype = 'random'\n[search.space]\nstrength = [0.1]",
+     "[search] n is required"),
+    (BASE + "[train]\npenalty = 'l2'\n[search.space]\nhidden = [[8]]", "list it in [search.static]"),
+    (BASE + "[train]\npenalty = 'l2'\n[search.space]\nstrength = {logspace = [1, 0.1, 3]}",
+     "logspace needs 0 < low <= high"),
+    (BASE + "[search.space]\nstrength = [0.1]", "[train] penalty = \"none\""),
+]
+
+
+@pytest.mark.parametrize("given, fragment", BAD_INPUT)
+def test_bad_input_exits_with_one_line(tmp_path, capsys, monkeypatch, given, fragment):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder")
+    if isinstance(given, str):
+        (tmp_path / "bad.toml").write_text(given)
+        given = ["run", str(tmp_path / "bad.toml")]
+    argv = [a.format(tmp=tmp_path) for a in given]
+    argv += ["--no-cache"] if argv[0] in ("run", "demo") and len(argv) > 1 else []
+    try:
+        code = main(argv)
+    except SystemExit as exit:  # argparse's usage errors
+        code = exit.code
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code != 0 and len(lines) == 1, err
+    assert lines[0].startswith("jaxfit")
+    assert fragment is None or fragment in lines[0], lines[0]
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        main(["run", str(tmp_path / "missing.toml"), "--debug", "--no-cache"])
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"], ["run", "--help"]])
+def test_help_on_every_command(capsys, argv):
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: jaxfit") and "compilation cache" in out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0 and capsys.readouterr().out.strip() == f"jaxfit {jaxfit.__version__}"
+
+
+def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAXFIT_CACHE_DIR", str(tmp_path / "c"))
+    assert default_cache_dir() == str(tmp_path / "c")
+    monkeypatch.delenv("JAXFIT_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == os.path.join(str(tmp_path), "jaxfit", "xla")
+
+
+def test_every_schema_key_is_documented():
+    readme = (EXAMPLES / "README.md").read_text()
+    for section, fields in SCHEMA.items():
+        if section:
+            assert f"`[{section}]`" in readme
+        for key in fields:
+            assert f"| `{key}` |" in readme, (section, key)
