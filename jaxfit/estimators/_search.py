@@ -1,0 +1,309 @@
+"""`SearchCV`: scikit-learn's `GridSearchCV` / `RandomizedSearchCV` over one compiled,
+vmapped program per static combination (`jaxfit.model_selection.search`).
+
+Candidates are validated one by one in Python (each is the estimator with those
+parameters), then split: the estimator's numeric `_traced` hyperparameters (`alpha`,
+`C`, `l1_ratio`, `learning_rate_init`) become the search space, vmapped over
+configurations × folds; everything else (penalty kind, layer sizes, `max_iter`) is
+static and groups the candidates, one compiled program per group.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import itertools
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import metrics, model_selection
+from ..model_selection import SearchResult
+from ._base import BaseEstimator, clone
+from ._errors import NotFittedError, sklearn_class
+from ._inputs import as_sample_weight, check_length, device_array, requires_y
+from ._supervised import SupervisedEstimator, is_number
+
+# scikit-learn scorer name -> (what the metric reads, jaxfit metric, sign).
+_SCORERS = {
+    "accuracy": ("labels", metrics.accuracy, 1.0),
+    "r2": ("outputs", metrics.r2, 1.0),
+    "neg_mean_squared_error": ("outputs", metrics.mse, -1.0),
+    "neg_root_mean_squared_error": ("outputs", metrics.rmse, -1.0),
+    "neg_mean_absolute_error": ("outputs", metrics.mae, -1.0),
+    "neg_log_loss": ("proba", metrics.log_loss, -1.0),
+    "roc_auc": ("outputs", metrics.roc_auc, 1.0),
+    **{name: ("labels", fn, 1.0) for name, fn in
+       (("f1", metrics.f1), ("precision", metrics.precision), ("recall", metrics.recall))},
+    **{f"{name}_{avg}": ("labels", functools.partial(fn, average=avg), 1.0)
+       for name, fn in (("f1", metrics.f1), ("precision", metrics.precision), ("recall", metrics.recall))
+       for avg in ("micro", "macro", "weighted")},
+}
+
+
+def _grid_candidates(param_grid) -> list[dict]:
+    """scikit-learn's `ParameterGrid` order: per dict, sorted names, last one fastest."""
+    grids = [param_grid] if isinstance(param_grid, dict) else list(param_grid)
+    candidates = []
+    for grid in grids:
+        if not isinstance(grid, dict):
+            raise TypeError(f"`param_grid` must be a dict or a list of dicts; got {grid!r}.")
+        names = sorted(grid)
+        for name in names:
+            if isinstance(grid[name], str) or not hasattr(grid[name], "__iter__") or len(grid[name]) == 0:
+                raise ValueError(f"`param_grid[{name!r}]` must be a non-empty list of values; got "
+                                 f"{grid[name]!r}.")
+        candidates += [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
+    return candidates
+
+
+def _sampled_candidates(distributions, n_iter: int, random_state) -> list[dict]:
+    """`n_iter` draws: lists are sampled uniformly, objects with `rvs` (scipy.stats) drawn."""
+    rng = random_state if isinstance(random_state, np.random.RandomState) else np.random.RandomState(random_state)
+    dists = [distributions] if isinstance(distributions, dict) else list(distributions)
+    candidates = []
+    for _ in range(n_iter):
+        dist = dists[rng.randint(len(dists))]
+        draw = {}
+        for name in sorted(dist):
+            values = dist[name]
+            draw[name] = values.rvs(random_state=rng) if hasattr(values, "rvs") else values[rng.randint(len(values))]
+        candidates.append(draw)
+    return candidates
+
+
+def _folds(cv, X, y, task, groups):
+    n = X.shape[0]
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+        if not 2 <= cv <= n:
+            raise ValueError(f"Cannot have number of splits n_splits={cv} greater than the number "
+                             f"of samples: n_samples={n} (and n_splits must be >= 2).")
+        if task.kind == "regression":
+            return model_selection.kfold(n, int(cv))
+        return model_selection.stratified_kfold(y, int(cv))
+    splits = cv.split(X, y, groups) if hasattr(cv, "split") else cv
+    return model_selection.Folds.from_indices(splits, n)
+
+
+def _score_fn(model, task, scoring):
+    read, fn, sign = _SCORERS[scoring]
+    extra = {}
+    if "n_classes" in inspect.signature(getattr(fn, "func", fn)).parameters and task.kind == "multiclass":
+        extra = {"n_classes": task.n_outputs}
+
+    def score(params, X, y, sample_weight):
+        out = model.apply(params, X)
+        if read == "labels" and task.kind == "binary":
+            out = (out > 0).astype(jnp.int32)
+        elif read == "labels" and task.kind == "multiclass":
+            out = jnp.argmax(out, axis=1)
+        elif read == "proba":
+            out = jax.nn.sigmoid(out) if task.kind == "binary" else jax.nn.softmax(out, axis=1)
+        return sign * fn(y, out, sample_weight=sample_weight, **extra)
+
+    return score
+
+
+def _make_search_functions(cls, static_items: tuple, task, scoring):
+    static = dict(static_items)
+
+    def train_fn(config, X, y, fold_weight, key):
+        return cls._train({**static, **config}, task, X, y, fold_weight, key)
+
+    return train_fn, _score_fn(cls._model(static, task), task, scoring)
+
+
+_cached_search_functions = functools.lru_cache(maxsize=64)(_make_search_functions)
+
+
+def _search_functions(cls, static: dict, task, scoring):
+    """`(train_fn, score_fn)`, the same objects for the same static values, so `search`
+    reuses its compiled program when the same search runs again on the same shapes."""
+    items = tuple(sorted(static.items()))
+    try:
+        return _cached_search_functions(cls, items, task, scoring)
+    except TypeError:  # an unhashable static value
+        return _make_search_functions(cls, items, task, scoring)
+
+
+def _weighted(train_fn, weight, config, X, y, fold_weight, key):
+    """`train_fn` on the fold's rows weighted by the user's `sample_weight`."""
+    return train_fn(config, X, y, fold_weight * weight, key)
+
+
+class _Delegated:
+    """A method of `best_estimator_`, present only when the estimator has it."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, search, owner):
+        if search is None:
+            return self
+        if not hasattr(search.estimator, self.name):
+            raise AttributeError(f"{type(search.estimator).__name__} has no {self.name!r}.")
+
+        @functools.wraps(getattr(type(search.estimator), self.name))
+        def method(*args, **kwargs):
+            if not hasattr(search, "best_estimator_"):
+                error = sklearn_class("NotFittedError", NotFittedError)
+                raise error(f"This SearchCV instance has no best_estimator_: call fit with refit=True "
+                            f"before {self.name}.")
+            return getattr(search.best_estimator_, self.name)(*args, **kwargs)
+
+        return method
+
+
+class SearchCV(BaseEstimator):
+    """Grid or random search with cross-validation, as scikit-learn's `GridSearchCV`
+    and `RandomizedSearchCV`, run as one vmapped program per static combination.
+
+    Args:
+      estimator: a jaxfit supervised estimator (linear models, MLPs).
+      param_grid: `{name: [values]}` or a list of them (grid search).
+      param_distributions: `{name: list or scipy.stats distribution}` or a list of them
+        (random search, `n_iter` draws); give this or `param_grid`.
+      n_iter: candidates drawn from `param_distributions`.
+      cv: number of folds (stratified for classifiers, as scikit-learn), a
+        scikit-learn splitter, or an iterable of `(train, test)` index pairs.
+      scoring: None (the estimator's `score`: accuracy or R²) or a scikit-learn scorer
+        name: "accuracy", "r2", "neg_mean_squared_error", "neg_root_mean_squared_error",
+        "neg_mean_absolute_error", "neg_log_loss", "roc_auc", "f1", "precision",
+        "recall" (also "_micro", "_macro", "_weighted").
+      refit: refit the best candidate on all the data as `best_estimator_`.
+      random_state: seed for drawing from `param_distributions`.
+
+    Attributes:
+      cv_results_: scikit-learn's columns ("params", "param_<name>", "mean_test_score",
+        "std_test_score", "rank_test_score", "split<i>_test_score") plus "status".
+      best_index_, best_params_, best_score_, best_estimator_ (with `refit`),
+      n_splits_, search_result_ (the jaxfit `SearchResult`s, one per static group),
+      n_features_in_, feature_names_in_.
+    """
+
+    def __init__(self, estimator, param_grid=None, param_distributions=None, *, n_iter=10, cv=5,
+                 scoring=None, refit=True, random_state=None):
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.param_distributions = param_distributions
+        self.n_iter = n_iter
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.random_state = random_state
+
+    predict = _Delegated("predict")
+    predict_proba = _Delegated("predict_proba")
+    predict_log_proba = _Delegated("predict_log_proba")
+    decision_function = _Delegated("decision_function")
+    transform = _Delegated("transform")
+    score = _Delegated("score")
+
+    @property
+    def _estimator_type(self):
+        return getattr(self.estimator, "_estimator_type", None)
+
+    @property
+    def classes_(self):
+        return self.best_estimator_.classes_
+
+    def _candidates(self) -> list[dict]:
+        if (self.param_grid is None) == (self.param_distributions is None):
+            raise ValueError("SearchCV needs exactly one of `param_grid` (grid search) or "
+                             "`param_distributions` (random search).")
+        if self.param_grid is not None:
+            return _grid_candidates(self.param_grid)
+        n_iter = self.n_iter
+        if isinstance(n_iter, bool) or not isinstance(n_iter, numbers.Integral) or n_iter < 1:
+            raise ValueError(f"The 'n_iter' parameter of SearchCV must be an int >= 1; got {n_iter!r}.")
+        return _sampled_candidates(self.param_distributions, int(n_iter), self.random_state)
+
+    def _scoring(self) -> str:
+        if self.scoring is None:
+            return "accuracy" if self._estimator_type == "classifier" else "r2"
+        if self.scoring not in _SCORERS:
+            raise ValueError(f"The 'scoring' parameter of SearchCV must be None or one of "
+                             f"{sorted(_SCORERS)}; got {self.scoring!r}.")
+        return self.scoring
+
+    def fit(self, X, y=None, *, groups=None, sample_weight=None):
+        """Cross-validate every candidate, then refit the best on all of `X, y`.
+
+        Args:
+          X: `[n, d]` features.
+          y: targets or class labels.
+          groups: group labels for a scikit-learn group splitter given as `cv`.
+          sample_weight: `[n]` weights of the training rows of every fold (scores are
+            unweighted, as scikit-learn's without metadata routing) and of the refit.
+        """
+        if not isinstance(self.estimator, SupervisedEstimator):
+            raise TypeError(f"SearchCV searches jaxfit's supervised estimators (linear models, "
+                            f"MLPs); got {type(self.estimator).__name__}. Use scikit-learn's "
+                            f"GridSearchCV for other estimators.")
+        scoring = self._scoring()
+        candidates = self._candidates()
+        estimators = [clone(self.estimator).set_params(**params) for params in candidates]
+        configs = [est._hyperparameters() for est in estimators]
+        X_checked = self._validate_X(X, reset=True)
+        requires_y(self, y)
+        y_np, task = clone(self.estimator)._task(y, X_checked.shape[0])
+        check_length(X_checked, y_np)
+        folds = _folds(self.cv, X_checked, y_np, task, groups)
+        data = (device_array(X_checked), jnp.asarray(y_np) if y_np.dtype.kind in "iu" else device_array(y_np))
+        weight = None if sample_weight is None else device_array(as_sample_weight(sample_weight, X_checked.shape[0]))
+
+        cls = type(self.estimator)
+        traced = [name for name in cls._traced
+                  if all(is_number(c[name]) and np.isfinite(c[name]) for c in configs)]
+        groups_of: dict[str, tuple[dict, list]] = {}
+        for i, config in enumerate(configs):
+            static = {k: v for k, v in config.items() if k not in traced}
+            groups_of.setdefault(repr(sorted(static.items())), (static, []))[1].append(i)
+        shape = (len(candidates), folds.n_splits)
+        scores, status, n_steps = np.full(shape, np.nan), np.empty(shape, object), np.zeros(shape, np.int32)
+        self.search_result_ = []
+        for static, rows in groups_of.values():
+            train_fn, score_fn = _search_functions(cls, static, task, scoring)
+            if weight is not None:
+                train_fn = functools.partial(_weighted, train_fn, weight)
+            space = {name: np.asarray([configs[i][name] for i in rows], np.float64) for name in traced}
+            result = model_selection.search(train_fn, score_fn, *data, space, folds, key=estimators[rows[0]]._key())
+            scores[rows], status[rows], n_steps[rows] = result.scores, result.status, result.n_steps
+            # Without its refit closure, so the fitted SearchCV pickles.
+            self.search_result_.append(dataclasses.replace(result, _refit=None))
+
+        merged = SearchResult(configs={}, scores=scores, status=status.astype(str), n_steps=n_steps,
+                              timings={}, chunks={})
+        self.cv_results_ = self._results(candidates, merged)
+        self.n_splits_ = folds.n_splits
+        self.best_index_ = merged.best_index
+        self.best_params_ = candidates[self.best_index_]
+        self.best_score_ = merged.best_score
+        if self.refit:
+            kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+            self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_).fit(X, y, **kwargs)
+        return self
+
+    @staticmethod
+    def _results(candidates, result: SearchResult) -> dict:
+        table = {"params": candidates}
+        for name in sorted({name for params in candidates for name in params}):
+            column = np.empty(len(candidates), object)
+            column[:] = [params.get(name) for params in candidates]
+            table[f"param_{name}"] = column
+        table["mean_test_score"] = result.mean
+        table["std_test_score"] = result.std
+        table["rank_test_score"] = result.rank
+        for i in range(result.scores.shape[1]):
+            table[f"split{i}_test_score"] = result.scores[:, i]
+        table["status"] = result.config_status()
+        return table
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "cv_results_")
+
+    def __sklearn_tags__(self):
+        return self.estimator.__sklearn_tags__()
