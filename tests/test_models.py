@@ -61,3 +61,10 @@ def test_dropout_only_in_training_and_draws_from_key():
 def test_bad_model_arguments(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+def test_equal_arguments_give_the_same_model():
+    # fit compiles once per model object: rebuilding a model must not recompile.
+    assert models.linear() is models.linear() and models.softmax(3) is models.softmax(3)
+    assert models.mlp([8, 4], dropout=0.1) is models.mlp((8, 4), dropout=0.1)
+    assert models.mlp((8,)) is not models.mlp((16,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import jax
@@ -48,8 +49,14 @@ def mlp(hidden: Sequence[int] = (64,), activation: str = "relu", dropout: float 
         raise ValueError(f"`dropout` must be in [0, 1); got {dropout}.")
     if n_outputs is not None:
         check_int(n_outputs, "n_outputs", minimum=1)
+    return _mlp(tuple(hidden), activation, float(dropout), n_outputs)
+
+
+# Cached: equal arguments give the same Model, so `fit` does not recompile for a model
+# built afresh with the same architecture.
+@functools.lru_cache(maxsize=256)
+def _mlp(hidden: tuple, activation: str, dropout: float, n_outputs: int | None) -> Model:
     act = ACTIVATIONS[activation]
-    hidden = tuple(hidden)
     out_width = 1 if n_outputs is None else n_outputs
 
     def init(key, n_features):

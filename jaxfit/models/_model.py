@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -25,6 +26,9 @@ class Model(NamedTuple):
     apply: Callable[..., jax.Array]
 
 
+# Cached: equal arguments give the same Model, so `fit` (which compiles once per model)
+# does not recompile when a model is built afresh for each call.
+@functools.lru_cache(maxsize=None)
 def _glm(n_outputs: int | None) -> Model:
     shape = () if n_outputs is None else (n_outputs,)
 
