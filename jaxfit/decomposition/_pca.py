@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .._validation import as_array, check_choice, check_int, check_key
+from .._validation import as_array, check_choice, check_int, check_key, check_weights
 
 _SOLVERS = ("auto", "full", "covariance_eigh", "randomized")
 
@@ -96,10 +96,12 @@ def _randomized_svd(key, A, n_components, n_oversamples, n_iter):
 
 
 @partial(jax.jit, static_argnames=("n_components", "solver", "n_oversamples", "n_iter"))
-def _pca(X, key, *, n_components, solver, n_oversamples, n_iter):
-    n = X.shape[0]
-    mean = jnp.mean(X, axis=0)
-    Xc = X - mean
+def _pca(X, w, key, *, n_components, solver, n_oversamples, n_iter):
+    # Frequency weights: a 0/1 mask gives the PCA of the masked rows, so a PCA can be
+    # fitted on one fold's training rows inside a vmapped search (no leakage).
+    n = jnp.sum(w)
+    mean = (w @ X) / n
+    Xc = (X - mean) * jnp.sqrt(w)[:, None]
     if solver == "full":
         _, S, Vt = jnp.linalg.svd(Xc, full_matrices=False)
         variance = S**2 / (n - 1)
@@ -131,7 +133,7 @@ def _auto_solver(n, d, n_components):
 
 
 def pca(X, n_components: int, *, whiten: bool = False, solver: str = "auto", key=None,
-        n_oversamples: int = 10, n_iter: int = 4) -> PCA:
+        n_oversamples: int = 10, n_iter: int = 4, sample_weight=None) -> PCA:
     """Principal component analysis of `X`, as scikit-learn's `PCA`.
 
     Args:
@@ -145,6 +147,8 @@ def pca(X, n_components: int, *, whiten: bool = False, solver: str = "auto", key
         so results are reproducible.
       n_oversamples: extra sketch columns for "randomized" (static).
       n_iter: power iterations for "randomized" (static).
+      sample_weight: `[n]` non-negative frequency weights (default: all ones); a fold's
+        0/1 training mask fits the PCA on those rows only.
 
     Returns:
       A `PCA(mean, components, explained_variance, explained_variance_ratio,
@@ -174,6 +178,7 @@ def pca(X, n_components: int, *, whiten: bool = False, solver: str = "auto", key
     key = check_key(key, default=0)
     n_oversamples = check_int(n_oversamples, "n_oversamples", minimum=0)
     n_iter = check_int(n_iter, "n_iter", minimum=0)
-    fitted = _pca(X, key, n_components=n_components, solver=solver,
+    w = jnp.ones(n, X.dtype) if sample_weight is None else check_weights(sample_weight, n).astype(X.dtype)
+    fitted = _pca(X, w, key, n_components=n_components, solver=solver,
                   n_oversamples=n_oversamples, n_iter=n_iter)
     return PCA(*fitted, whiten=jnp.asarray(whiten))
