@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import losses as _losses
 from . import penalties as _penalties
-from ._validation import (as_array, check_int, check_key, check_length, check_scalar,
-                          check_weights, is_traced)
+from ._validation import (INT32_MAX, as_array, check_int, check_key, check_length, check_scalar,
+                          check_weights, dtype_kind, is_traced)
 from .losses import LOSSES
 from .models import Model
 from .solvers import Objective, as_solver
@@ -98,6 +100,13 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
       `FitResult(params, history, n_steps, converged, diverged, validation_history)`.
       A diverging fit does not raise: it stops with `diverged=True`.
 
+    Warns:
+      RuntimeWarning: when called outside jit/vmap (so the result is concrete), if the
+        fit diverged; or, with `tol` given, if it ran all `steps` without converging,
+        or if an unpenalized classifier separates its training data perfectly (its
+        weights then grow without bound). Under jit/vmap the flags are only returned;
+        `cross_validate` and `search` report them as statuses.
+
     Example:
       >>> result = fit(models.linear(), "squared_error", X, y,
       ...              optimizer=optax.sgd(0.1), steps=500, tol=1e-6)
@@ -120,14 +129,14 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
     y = _as_targets(y)
     n = X.shape[0]
     check_length(n, y, "y")
-    steps = check_int(steps, "steps", minimum=1)
+    steps = check_int(steps, "steps", minimum=1, maximum=INT32_MAX)
     batch_size = check_int(batch_size, "batch_size", minimum=1, allow_none=True)
     if batch_size is not None:
         batch_size = min(batch_size, n)  # as scikit-learn: a batch cannot exceed the data
     sample_weight = jnp.ones(n, X.dtype) if sample_weight is None else check_weights(sample_weight, n)
     if validation_weight is not None:
         validation_weight = check_weights(validation_weight, n, "validation_weight")
-    patience = check_int(patience, "patience", minimum=1, allow_none=True)
+    patience = check_int(patience, "patience", minimum=1, maximum=INT32_MAX, allow_none=True)
     if patience is not None and validation_weight is None:
         raise ValueError("`patience` needs `validation_weight`: early stopping watches the loss "
                          "on held-out samples. Pass validation_weight (a 0/1 mask of length n).")
@@ -138,17 +147,20 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
     init_key, loop_key = jax.random.split(key)
     if params is None:
         params = model.init(init_key, X.shape[1])
-    _check_model_fits(model, loss, params, X, y)
-    return _fit_loop(model, loss, solver, steps, batch_size, -1.0 if tol is None else float(tol),
-                     patience, X, y, sample_weight.astype(X.dtype),
-                     None if validation_weight is None else validation_weight.astype(X.dtype),
-                     loop_key, params, penalty)
+    outputs = _check_model_fits(model, loss, params, X, y)
+    _check_labels(loss, y, outputs)
+    result = _fit_loop(model, loss, solver, steps, batch_size, -1.0 if tol is None else float(tol),
+                       patience, X, y, sample_weight.astype(X.dtype),
+                       None if validation_weight is None else validation_weight.astype(X.dtype),
+                       loop_key, params, penalty)
+    if not is_traced(result.n_steps):
+        _warn_if_unreliable(result, model, loss, penalty, X, y, sample_weight, steps, tol)
+    return result
 
 
 def _as_targets(y):
     y = y.to_numpy() if hasattr(y, "to_numpy") and not isinstance(y, jax.Array) else y
-    kind = np.dtype(y.dtype).kind if hasattr(y, "dtype") else np.asarray(y).dtype.kind
-    return as_array(y, "y", ndim=(1, 2), dtype="float" if kind == "f" else "int")
+    return as_array(y, "y", ndim=(1, 2), dtype="float" if dtype_kind(y) == "f" else "int")
 
 
 def _check_model_fits(model, loss, params, X, y):
@@ -166,6 +178,84 @@ def _check_model_fits(model, loss, params, X, y):
         raise ValueError(f"`loss` must return one value per sample, shape ({X.shape[0]},); got "
                          f"shape {tuple(values.shape)}. Check that y matches the model outputs "
                          f"{tuple(outputs.shape)} (integer labels for softmax, [n] for binary).")
+    return outputs
+
+
+def _check_labels(loss, y, outputs) -> None:
+    """The built-in classification losses need labels they can read.
+
+    Out of range, they fail silently inside jit: binary cross-entropy with a label 2 is
+    unbounded below, softmax cross-entropy gathers past the last class (NaN), and a
+    fractional class index would be truncated.
+    """
+    if is_traced(y) or y.size == 0:
+        return
+    y_np = np.asarray(y)
+    low, high = y_np.min(), y_np.max()
+    if loss is _losses.binary_cross_entropy and (low < 0 or high > 1):
+        raise ValueError(f"`y` must hold labels 0 and 1 (or probabilities in [0, 1]) for "
+                         f"binary_cross_entropy; got values from {low} to {high}. Encode the "
+                         f"two classes as 0 and 1 (jaxfit.data.load_csv does), or use "
+                         f"softmax_cross_entropy with a softmax model for more classes.")
+    if loss is _losses.hinge and not np.isin(y_np, (0, 1)).all():
+        raise ValueError(f"`y` must hold labels 0 and 1 for the hinge loss; got values from "
+                         f"{low} to {high}. Encode the two classes as 0 and 1.")
+    if loss is _losses.softmax_cross_entropy:
+        n_classes = outputs.shape[-1]
+        if low < 0 or high >= n_classes or not np.array_equal(y_np, np.round(y_np)):
+            raise ValueError(f"`y` must hold integer class labels 0..{n_classes - 1} for "
+                             f"softmax_cross_entropy with {n_classes} model outputs; got values "
+                             f"from {low} to {high}. Encode the classes as 0..n_classes-1, or "
+                             f"build the model with as many outputs as classes.")
+
+
+def _warn_if_unreliable(result: FitResult, model, loss, penalty, X, y, weight, steps, tol) -> None:
+    """Warn about a concrete result that should not be used as is.
+
+    Runs in plain Python after the compiled loop, which cannot warn from inside.
+    """
+    n_steps = int(result.n_steps)
+    if bool(result.diverged):
+        warnings.warn(f"fit diverged at step {n_steps}: the objective became non-finite, so the "
+                      f"fit stopped with diverged=True and the last finite parameters. Lower the "
+                      f"learning rate, clip the gradients (optax.clip_by_global_norm) or "
+                      f"standardize X.", RuntimeWarning, stacklevel=3)
+        return
+    if tol is None:
+        return
+    largest = _separated_weight(result.params, model, loss, penalty, X, y, weight)
+    if largest is not None:
+        warnings.warn(f"fit: the classes are perfectly separable and there is no penalty, so the "
+                      f"loss keeps falling while the weights grow without bound (largest |parameter| "
+                      f"is {largest:.3g}); the parameters returned depend on `steps` and `tol`. "
+                      f"Add a penalty such as penalties.l2(1e-3) for a finite solution.",
+                      RuntimeWarning, stacklevel=3)
+    elif not bool(result.converged) and n_steps >= steps:
+        warnings.warn(f"fit did not converge in {steps} steps: the tolerance tol={tol:g} was not "
+                      f"met (converged=False). Raise `steps` or `tol`, standardize X, or tune "
+                      f"the optimizer.", RuntimeWarning, stacklevel=3)
+
+
+def _separated_weight(params, model, loss, penalty, X, y, weight) -> float | None:
+    """The largest |weight| when an unpenalized cross-entropy fit classifies every
+    training sample correctly (its optimum is then at infinity); else None."""
+    if loss not in (_losses.binary_cross_entropy, _losses.softmax_cross_entropy):
+        return None
+    if float(penalty.value(params)) != 0.0:
+        return None
+    outputs = np.asarray(model.apply(params, X))
+    labels, active = np.asarray(y), np.asarray(weight) > 0
+    if loss is _losses.binary_cross_entropy:
+        if not np.isin(labels, (0, 1)).all():  # soft labels: a finite optimum exists
+            return None
+        correct = np.where(labels == 1, outputs > 0, outputs < 0)
+    else:
+        others = np.where(np.arange(outputs.shape[-1]) == labels[:, None], -np.inf, outputs)
+        correct = np.take_along_axis(outputs, labels[:, None].astype(int), axis=1)[:, 0] > others.max(axis=1)
+    if not correct[active].all():
+        return None
+    return max(float(np.abs(np.asarray(leaf)).max()) for leaf in jax.tree_util.tree_leaves(params)
+               if np.size(leaf))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5, 6))
@@ -176,7 +266,9 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
 
     def mean_loss(p, Xb, yb, wb, k, train):
         values = loss(model.apply(p, Xb, key=k, train=train), yb)
-        return jnp.sum(wb * values) / jnp.sum(wb)
+        # A weight-0 sample (another fold's row, padding) drops out exactly, even when
+        # its loss overflowed to inf, where 0 · inf would make the objective NaN.
+        return jnp.sum(jnp.where(wb > 0, wb * values, 0)) / jnp.sum(wb)
 
     def train_step(s: _State, Xb, yb, wb) -> _State:
         key, dropout_key = jax.random.split(s.key)

@@ -32,6 +32,16 @@ def _describe(x: Any) -> str:
     return f"{type(x).__name__} {x!r}"[:120]
 
 
+def dtype_kind(x: Any) -> str:
+    """NumPy's kind letter of `x`'s dtype ("f", "i", ...), with "f" for bfloat16 and
+    the other ml_dtypes floats, which NumPy calls "V" (void)."""
+    try:
+        dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+    except ValueError:  # ragged: `as_array` names the argument when it converts it
+        return "O"
+    return "f" if jnp.issubdtype(dtype, jnp.floating) else np.dtype(dtype).kind
+
+
 def as_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None,
              dtype: str = "float", allow_empty: bool = False) -> jax.Array:
     """Convert `x` to a JAX array and check its rank, kind and finiteness.
@@ -51,13 +61,13 @@ def as_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None,
             x_np = np.asarray(x)
         except Exception as err:  # ragged lists and the like
             raise TypeError(f"`{name}` must be array-like; got {_describe(x)} ({err}).") from None
-        if x_np.dtype == object or x_np.dtype.kind in "USV":
+        if x_np.dtype == object or dtype_kind(x_np) in "USV":
             raise TypeError(
                 f"`{name}` must hold numbers; got dtype {x_np.dtype}. Encode text or "
                 f"categories as numbers first (e.g. jaxfit.data.load_csv label-encodes a "
                 f"string target).")
         x = x if isinstance(x, jax.Array) else x_np
-    kind = np.dtype(x.dtype).kind
+    kind = dtype_kind(x)
     if kind not in "biuf":
         raise TypeError(f"`{name}` must be a real numeric array; got dtype {x.dtype}.")
     if ndim is not None:
@@ -117,14 +127,20 @@ def check_weights(w: Any, n: int, name: str = "sample_weight") -> jax.Array:
     return w
 
 
-def check_int(value: Any, name: str, *, minimum: int | None = None, allow_none: bool = False) -> int | None:
-    """A Python integer, at least `minimum`."""
+INT32_MAX = 2**31 - 1  # step counters and sizes travel through jit as int32
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None,
+              allow_none: bool = False) -> int | None:
+    """A Python integer in `[minimum, maximum]`."""
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` must be an integer; got {_describe(value)}.")
     if minimum is not None and value < minimum:
         raise ValueError(f"`{name}` must be >= {minimum}; got {value}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"`{name}` must be <= {maximum}; got {value}.")
     return int(value)
 
 

@@ -114,7 +114,16 @@ def test_l1_logistic_regression_matches_sklearn(x64):
     theirs = sk_linear.LogisticRegression(l1_ratio=1.0, solver="liblinear", C=0.5, tol=1e-10,
                                           max_iter=10_000, intercept_scaling=1e6).fit(X, y)
     ours = LogisticRegression(penalty="l1", solver="saga", C=0.5, tol=1e-10, max_iter=20_000).fit(X, y)
-    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-4, atol=1e-5)
+
+    def objective(model):  # mean log-loss + l1(1/(C·n)), the problem both solve
+        z = X @ model.coef_[0] + model.intercept_[0]
+        positive = (y == model.classes_[1]).astype(float)
+        return np.mean(np.logaddexp(0, z) - positive * z) + np.abs(model.coef_).sum() / (0.5 * len(y))
+
+    # The objective is flat along correlated features: coefficients agree to ~1e-4
+    # while the objective values agree to 1e-9 (ours is no worse than liblinear's).
+    assert objective(ours) <= objective(theirs) + 1e-9
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=2e-4)
     np.testing.assert_array_equal(ours.coef_ == 0, theirs.coef_ == 0)
     as_l1 = LogisticRegression(penalty="elasticnet", l1_ratio=1.0, solver="saga", C=0.5, tol=1e-10,
                                max_iter=20_000).fit(X, y)

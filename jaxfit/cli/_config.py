@@ -50,17 +50,29 @@ def _choice(*options):
     return check
 
 
+_INT_MAX = 2**31 - 1  # counts and sizes travel through jit as int32
+
+
 def _int(minimum: int):
     def check(where, value):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             _fail(where, f"must be an integer >= {minimum}", value)
+        if value > _INT_MAX:
+            _fail(where, f"must be an integer <= {_INT_MAX}", value)
         return value
     return check
 
 
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past float's range: TOML integers have no bound here
+        return False
+
+
 def _float(minimum: float, maximum: float = math.inf, *, strict: bool = False, top_open: bool = False):
     def check(where, value):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and _finite(value)
         ok = ok and (value > minimum if strict else value >= minimum)
         ok = ok and (value < maximum if top_open else value <= maximum)
         if not ok:
@@ -90,14 +102,21 @@ def _names(where, value):
 
 def _hidden(where, value):
     if (not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool)
-                                               and v >= 1 for v in value)):
+                                               and 1 <= v <= _INT_MAX for v in value)):
         _fail(where, "must be a list of layer widths (integers >= 1), e.g. [64, 32]", value)
     return tuple(value)
 
 
 def _devices(where, value):
-    if value != "all" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+    if value != "all" and (isinstance(value, bool) or not isinstance(value, int) or value < 1
+                           or value > _INT_MAX):
         _fail(where, 'must be "all" or a number of devices >= 1', value)
+    return value
+
+
+def _table(where, value):
+    if not isinstance(value, dict):
+        _fail(where, "must be a table of name = values", value)
     return value
 
 
@@ -153,8 +172,8 @@ SCHEMA: dict[str, dict[str, _Field]] = {
     "search": {
         "type": _Field(_choice("grid", "random"), "grid"),
         "n": _Field(_int(1), None),
-        "space": _Field(lambda where, v: v, {}),
-        "static": _Field(lambda where, v: v, {}),
+        "space": _Field(_table, {}),
+        "static": _Field(_table, {}),
     },
 }
 _ALLOWED_SECTIONS = ", ".join(f"[{s}]" for s in SCHEMA if s)
@@ -209,9 +228,6 @@ def _search(values: dict, model: dict, optimizer: str) -> None:
         _fail("[search] n", 'is required with type = "random" (the number of configurations)')
     if kind == "grid" and values["n"] is not None:
         _fail("[search] n", 'applies only to type = "random"; a grid tries every combination')
-    for table in ("space", "static"):
-        if not isinstance(values[table], dict):
-            _fail(f"[search.{table}]", "must be a table of name = values", values[table])
     space, static = values["space"], values["static"]
     for name in space:
         if name not in TRACED:
@@ -316,7 +332,7 @@ def read(path: str) -> dict:
     with open(path, "rb") as f:
         try:
             document = tomllib.load(f)
-        except tomllib.TOMLDecodeError as err:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:  # TOML is UTF-8 text
             raise ConfigError(f"{path}: not valid TOML: {err}") from None
     try:
         return parse(document, os.path.dirname(os.path.abspath(path)))

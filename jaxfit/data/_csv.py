@@ -47,6 +47,8 @@ def _read(pd, path):
     if not hasattr(path, "read"):
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"`path` must be a file path or an open file; got {type(path).__name__}.")
+        if os.path.isdir(path):
+            raise ValueError(f"`path` {os.fspath(path)!r} is a folder; pass the CSV file in it.")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"`path`: no such file {os.fspath(path)!r}. Check the path "
                                     f"and the working directory ({os.getcwd()!r}).")
@@ -59,6 +61,9 @@ def _read(pd, path):
         raise ValueError(f"`path` {shown!r} is empty: expected a header row and data rows.") from None
     except pd.errors.ParserError as err:
         raise ValueError(f"`path` {shown!r} is not a well-formed CSV file: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"`path` {shown!r} is not UTF-8 text ({err}); save the CSV as "
+                         f"UTF-8.") from None
     if len(df) == 0:
         raise ValueError(f"`path` {shown!r} has a header but no data rows; it needs at least one.")
     return df
@@ -71,7 +76,11 @@ def _select(df, target, features) -> list[str]:
     if target not in columns:
         raise ValueError(f"`target` column {target!r} is not in the file; its columns are {columns}.")
     if features is None:
-        return [c for c in columns if c != target]
+        features = [c for c in columns if c != target]
+        if not features:
+            raise ValueError(f"`target` {target!r} is the only column of the file; it needs at "
+                             f"least one feature column besides the target.")
+        return features
     if isinstance(features, str) or not hasattr(features, "__iter__"):
         raise TypeError(f"`features` must be a list of column names or None; got "
                         f"{type(features).__name__} {features!r}. For one column pass [{features!r}].")

@@ -39,7 +39,9 @@ def check_same_length(y_true: jax.Array, other: jax.Array, name: str) -> None:
 def weighted_mean(values: jax.Array, w: jax.Array, *, keepdims: bool = False) -> jax.Array:
     """Mean of `values` (`[n]` or `[n, m]`) over samples, weighted by `w` `[n]`."""
     w = w.reshape(w.shape + (1,) * (values.ndim - 1))
-    return (w * values).sum(axis=0, keepdims=keepdims) / w.sum()
+    # `where`, not `w * values` alone: a weight-0 sample whose value overflowed to inf
+    # would add 0 · inf = NaN; it must drop out exactly.
+    return jnp.where(w > 0, w * values, 0).sum(axis=0, keepdims=keepdims) / w.sum()
 
 
 def safe_divide(num: jax.Array, den: jax.Array) -> jax.Array:

@@ -113,6 +113,13 @@ def r2(y_true, y_pred, *, sample_weight=None):
       Array(0.5, dtype=float32)
     """
     y_true, y_pred, w = _targets_and_weights(y_true, y_pred, sample_weight)
+    # R² does not change when both are divided by the largest |y_true| (of positive
+    # weight), and that keeps the squares of huge (1e20) or tiny (1e-30) targets from
+    # overflowing to inf/inf = NaN or underflowing to a false "constant target".
+    scale = jnp.max(jnp.where((w > 0).reshape(w.shape + (1,) * (y_true.ndim - 1)),
+                              jnp.abs(y_true), 0), axis=0)
+    scale = jnp.where(scale > 0, scale, 1)
+    y_true, y_pred = y_true / scale, y_pred / scale
     # Weighted means rather than sums: the ratio is the same, and it stays in range.
     ss_res = _per_output_mse(y_true, y_pred, w)
     ss_tot = weighted_mean((y_true - weighted_mean(y_true, w, keepdims=True)) ** 2, w)

@@ -17,6 +17,8 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from typing import Any, Callable
 
 import jax
@@ -126,10 +128,11 @@ class Checkpoint:
         if not os.path.exists(path):
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
+            # Opened here, not by np.load, which leaks the handle when the archive is bad.
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in expected}
-        except (OSError, ValueError, KeyError):
-            return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+            return None  # torn or damaged: recompute it
         if any(arrays[k].shape != tuple(shape) for k, shape in expected.items()):
             return None
         self.loaded += 1

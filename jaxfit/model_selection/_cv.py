@@ -7,6 +7,7 @@ same per-fold evaluation (`evaluate`) is what `search` vmaps over configurations
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._fit import FitResult
-from .._validation import as_array, check_key, check_length
+from .._validation import as_array, check_key, check_length, dtype_kind
 from ._split import Folds, check_folds
 
 # Status of one (configuration, fold) fit; the codes travel through jit as int8.
@@ -81,8 +82,7 @@ def check_data(X, y):
     if y is None:
         return X, None
     y = y.to_numpy() if hasattr(y, "to_numpy") and not isinstance(y, jax.Array) else y
-    kind = np.asarray(y).dtype.kind if not hasattr(y, "dtype") else np.dtype(y.dtype).kind
-    y = as_array(y, "y", ndim=(1, 2), dtype="float" if kind == "f" else "int")
+    y = as_array(y, "y", ndim=(1, 2), dtype="float" if dtype_kind(y) == "f" else "int")
     check_length(X.shape[0], y, "y")
     return X, y
 
@@ -129,11 +129,44 @@ def cross_validate(train_fn: Callable, score_fn: Callable, X, y, folds: Folds, *
     config = {} if config is None else config
     if not isinstance(config, dict):
         raise TypeError(f"`config` must be a dict of hyperparameters; got {type(config).__name__}.")
+    try:
+        run = _cached_program(train_fn, score_fn, _frozen(config))
+    except TypeError:  # a config value that cannot be hashed (an array): compile for this call
+        run = _program(train_fn, score_fn, _frozen(config))
+    scores, codes, n_steps, params = run(X, y, folds.train, folds.test, check_key(key))
+    return CVResult(scores, params, status_names(codes), n_steps)
+
+
+def _frozen(value):
+    """A config as a hashable key that also tells 1, 1.0 and True apart."""
+    if type(value) is dict:
+        return ("dict", tuple((k, _frozen(v)) for k, v in value.items()))
+    if type(value) is tuple:
+        return ("tuple", tuple(_frozen(v) for v in value))
+    return (type(value), value)  # a NamedTuple stays itself; an unhashable value raises here
+
+
+def _thawed(key):
+    kind, value = key
+    if kind == "dict":
+        return {k: _thawed(v) for k, v in value}
+    if kind == "tuple":
+        return tuple(_thawed(v) for v in value)
+    return value
+
+
+def _program(train_fn, score_fn, config_key):
+    """All folds of one configuration as one jitted function of the data."""
+    config = _thawed(config_key)
 
     @jax.jit
     def run(X, y, train, test, key):
         per_fold = lambda tr, te, k: evaluate(train_fn, score_fn, config, X, y, tr, te, k)
         return jax.vmap(per_fold)(train, test, fold_keys(key, train.shape[0]))
 
-    scores, codes, n_steps, params = run(X, y, folds.train, folds.test, check_key(key))
-    return CVResult(scores, params, status_names(codes), n_steps)
+    return run
+
+
+# The same functions and config give the same jitted function, so calling
+# cross_validate again with new data of the same shapes reuses its compiled program.
+_cached_program = functools.lru_cache(maxsize=32)(_program)

@@ -177,7 +177,10 @@ def check_space(space: Any) -> tuple[Space, int]:
     for name, values in space.items():
         if not isinstance(name, str):
             raise TypeError(f"`space` keys must be hyperparameter names (str); got {name!r}.")
-        arr = np.asarray(values)
+        try:
+            arr = np.asarray(values)
+        except ValueError:  # ragged: a list mixing numbers and sequences
+            arr = np.asarray(values, dtype=object)
         if arr.dtype.kind not in "biuf" or arr.ndim == 0:
             raise TypeError(f"`space['{name}']` must be a numeric array with a leading axis G; "
                             f"got {values!r:.80}. Use grid() or random_search_space(), and put "
