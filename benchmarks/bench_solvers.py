@@ -1,8 +1,9 @@
 """Solvers benchmark: a cross-validated Lasso path against LassoCV, and L-BFGS under vmap.
 
-Run `python benchmarks/bench_solvers.py [--quick]`, or `run(quick=False) -> dict` from
-Python. Timings are wall-clock seconds on this machine, best of a few repeats where
-the measurement allows it (first calls: best of three fresh processes).
+Run `python benchmarks/bench_solvers.py [--quick] [--cache-dir DIR]`, or
+`run(quick=False) -> dict` from Python. Timings are wall-clock seconds on this machine:
+medians of repetitions that alternate between the libraries after a warm-up; first
+calls in fresh processes (`benchmarks._common.compile_in_two_processes`).
 
 1. Lasso on `make_regression(5000, 500, n_informative=50, noise=10)`, 80/20 train/test
    split: 5-fold CV over 30 strengths plus the refit on the whole training set, as
@@ -10,9 +11,9 @@ the measurement allows it (first calls: best of three fresh processes).
    each path warm-starts along the strengths in the Gram form), against
    `LassoCV(alphas=30, cv=5, n_jobs=2)` with the same folds and alpha grid, at
    scikit-learn's default `tol=1e-4` and at `1e-6` (both use the same relative
-   duality-gap criterion). jaxfit is timed with compilation (a fresh process),
-   without (a second call), and in a second process with a warm persistent
-   compilation cache.
+   duality-gap criterion). jaxfit is timed with compilation (its first call in this
+   process, and in a fresh process with an empty persistent compilation cache),
+   without (later calls), and in a second fresh process whose cache is warm.
 2. L2 logistic regression over 100 penalty strengths: `lbfgs` vmapped over the
    strengths against Python loops of the same fits (pre-jitted, and plain
    `jaxfit.fit` calls), next to optax's own L-BFGS (zoom line search) for reference.
@@ -22,12 +23,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +35,7 @@ import numpy as np
 import optax
 
 import jaxfit
+from benchmarks import _common
 from jaxfit import models, penalties, solvers
 
 LINEAR = models.linear()
@@ -78,63 +79,58 @@ def jaxfit_lasso(X_train, y_train, masks, held_out, tol, dtype=np.float32):
     return out, np.asarray(strengths)
 
 
-def _timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
-
-
 def _r2(y, pred):
     return 1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2)
 
 
-def bench_lasso(quick: bool) -> list[dict]:
+def tols(quick: bool) -> tuple[float, ...]:
+    """scikit-learn's default tolerance, and a tight one (a quick run: the default only)."""
+    return (1e-4,) if quick else (1e-4, 1e-6)
+
+
+def jaxfit_calls(quick: bool) -> dict:
+    """For `_common.compile_in_two_processes`: the cross-validated path at each tol."""
+    X_train, _, y_train, _, masks, held_out = lasso_data(quick)
+    return {f"tol={tol:g}": functools.partial(jaxfit_lasso, X_train, y_train, masks, held_out, tol)
+            for tol in tols(quick)}
+
+
+def lasso_flops(n: int, d: int, total_steps: int) -> float:
+    """Approximate: the six weighted Gram matrices (2·n·d² each) and two d×d mat-vecs
+    per path step (the gradient and the duality gap)."""
+    return 6 * 2.0 * n * d * d + total_steps * 4.0 * d * d
+
+
+def bench_lasso(quick: bool, cache_root: str | None = None) -> list[dict]:
     from sklearn.linear_model import LassoCV
 
     X_train, X_test, y_train, y_test, masks, held_out = lasso_data(quick)
+    fresh = _common.compile_in_two_processes("bench_solvers", quick, cache_root)
     rows = []
-    for tol in (1e-4, 1e-6):
-        sk_times = []
-        for _ in range(1 if quick else 5):
-            reference, seconds = _timed(lambda: LassoCV(alphas=30, cv=5, n_jobs=2, tol=tol).fit(X_train, y_train))
-            sk_times.append(seconds)
-        (out, strengths), first = _timed(lambda: jaxfit_lasso(X_train, y_train, masks, held_out, tol))
-        warm = min(_timed(lambda: jaxfit_lasso(X_train, y_train, masks, held_out, tol))[1] for _ in range(5))
+    for tol in tols(quick):
+        first, _ = _common.timed(lambda: jaxfit_lasso(X_train, y_train, masks, held_out, tol))
+        times, outputs = _common.alternate({
+            "sklearn": lambda: LassoCV(alphas=30, cv=5, n_jobs=2, tol=tol).fit(X_train, y_train),
+            "jaxfit": lambda: jaxfit_lasso(X_train, y_train, masks, held_out, tol)}, 3 if quick else 5)
+        reference, (out, strengths) = outputs["sklearn"], outputs["jaxfit"]
         best, w, b, converged, n_steps = (np.asarray(a) for a in out)
         sk_index = int(np.argmin(np.abs(reference.alphas_ - reference.alpha_)))
+        warm = _common.median(times["jaxfit"])
+        f = fresh[f"tol={tol:g}"]
         rows.append({
-            "tol": tol, "sklearn_s": min(sk_times), "jaxfit_first_call_s": first, "jaxfit_warm_s": warm,
-            "jaxfit_cached_compile_s": _cached_first_call(tol, quick),
+            "tol": tol, "sklearn_s": _common.median(times["sklearn"]), "jaxfit_first_call_s": first,
+            "jaxfit_warm_s": warm, "raw_s": times,
+            "jaxfit_fresh_process_s": f["first_process_s"], "compile_first_s": f["compile_first_s"],
+            "jaxfit_cached_compile_s": f["second_process_s"], "compile_second_s": f["compile_second_s"],
             "sklearn_alpha": float(reference.alpha_), "jaxfit_alpha": float(strengths[best] / 2),
             "alpha_index_gap": abs(int(best) - sk_index),
             "sklearn_r2": float(reference.score(X_test, y_test)),
             "jaxfit_r2": float(_r2(y_test, X_test @ w + b)),
             "sklearn_nonzero": int((reference.coef_ != 0).sum()), "jaxfit_nonzero": int((w != 0).sum()),
             "all_converged": bool(converged.all()), "total_steps": int(n_steps.sum()),
+            "gflops": lasso_flops(*X_train.shape, int(n_steps.sum())) / warm / 1e9,
         })
     return rows
-
-
-def _cached_first_call(tol: float, quick: bool) -> float:
-    """First-call time in a fresh process whose persistent compilation cache is warm."""
-    with tempfile.TemporaryDirectory() as cache:
-        command = [sys.executable, os.path.abspath(__file__), "--cache-child", cache, "--tol", str(tol)]
-        command += ["--quick"] if quick else []
-        times = []
-        for _ in range(4):  # the first child fills the cache, the others read it
-            report = subprocess.run(command, capture_output=True, text=True, check=True)
-            times.append(json.loads(report.stdout.strip().splitlines()[-1])["first_call_s"])
-        return min(times[1:])
-
-
-def _cache_child(cache: str, tol: float, quick: bool) -> None:
-    jax.config.update("jax_compilation_cache_dir", cache)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    X_train, _, y_train, _, masks, held_out = lasso_data(quick)
-    jax.devices()  # start the backend: process start-up, not the program, as in run()
-    _, seconds = _timed(lambda: jaxfit_lasso(X_train, y_train, masks, held_out, tol))
-    print(json.dumps({"first_call_s": seconds}))
 
 
 def logistic_data(name: str):
@@ -159,35 +155,45 @@ def bench_lbfgs(quick: bool) -> list[dict]:
                                   penalty=penalties.l2(s), steps=500, tol=1e-4)
 
             single, batched = jax.jit(fit), jax.jit(jax.vmap(fit))
-            jax.block_until_ready((single(strengths[0]), batched(strengths), fit(strengths[0])))
-            vmapped = min(_timed(lambda: jax.block_until_ready(batched(strengths)))[1] for _ in range(3))
-            jitted = min(_timed(lambda: jax.block_until_ready([single(s) for s in strengths]))[1] for _ in range(3))
-            plain = min(_timed(lambda: jax.block_until_ready([fit(s) for s in strengths]))[1] for _ in range(2))
-            result = batched(strengths)
+            times, outputs = _common.alternate({
+                "vmap": lambda: batched(strengths),
+                "loop_jitted": lambda: [single(s) for s in strengths],
+                "loop_fit": lambda: [fit(s) for s in strengths]}, 3)
+            result = outputs["vmap"]
+            med = {k: _common.median(v) for k, v in times.items()}
             rows.append({"data": f"{data} {tuple(X.shape)}", "solver": name, "configs": n_configs,
-                         "vmap_s": vmapped, "loop_jitted_s": jitted, "loop_fit_s": plain,
+                         "vmap_s": med["vmap"], "loop_jitted_s": med["loop_jitted"], "loop_fit_s": med["loop_fit"],
                          "all_converged": bool(result.converged.all()),
                          "max_steps": int(result.n_steps.max()), "mean_steps": float(result.n_steps.mean())})
     return rows
 
 
-def run(quick: bool = False) -> dict:
-    """Run both benchmarks; returns {"lasso_cv": [rows], "lbfgs_vmap": [rows], "device": str}."""
-    return {"device": str(jax.devices()[0]), "lasso_cv": bench_lasso(quick), "lbfgs_vmap": bench_lbfgs(quick)}
+def run(quick: bool = False, *, cache_root: str | None = None) -> dict:
+    """Run both benchmarks; returns {"lasso_cv": [rows], "lbfgs_vmap": [rows], "device": str}.
+
+    Args:
+      quick: small sizes, for a smoke test.
+      cache_root: where the fresh processes' compilation caches go (default: a
+        temporary folder).
+    """
+    return {"device": str(jax.devices()[0]), "lasso_cv": bench_lasso(quick, cache_root),
+            "lbfgs_vmap": bench_lbfgs(quick)}
 
 
 def _print(results: dict) -> None:
     print(f"device: {results['device']}")
-    print("\nLasso, 5-fold CV x 30 alphas + refit (seconds; jaxfit float32, sklearn float64)")
-    print("| tol | LassoCV | jaxfit warm | jaxfit 1st call (compile) | jaxfit 1st call, cached compile "
-          "| alpha sk / jf (grid gap) | test R² sk / jf | nonzero sk / jf | converged |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\nLasso, 5-fold CV x 30 alphas + refit (seconds, medians; jaxfit float32, sklearn float64)")
+    print("| tol | LassoCV | jaxfit warm | jaxfit 1st call (compile) | jaxfit fresh process (compile) "
+          "| jaxfit fresh process, cached compile | alpha sk / jf (grid gap) | test R² sk / jf "
+          "| nonzero sk / jf | converged |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results["lasso_cv"]:
         print(f"| {r['tol']:g} | {r['sklearn_s']:.3f} | {r['jaxfit_warm_s']:.3f} | {r['jaxfit_first_call_s']:.2f} | "
+              f"{r['jaxfit_fresh_process_s']:.2f} ({r['compile_first_s']:.2f}) | "
               f"{r['jaxfit_cached_compile_s']:.3f} | {r['sklearn_alpha']:.4g} / {r['jaxfit_alpha']:.4g} "
               f"({r['alpha_index_gap']}) | {r['sklearn_r2']:.5f} / {r['jaxfit_r2']:.5f} | "
               f"{r['sklearn_nonzero']} / {r['jaxfit_nonzero']} | {r['all_converged']} |")
-    print("\nL2 logistic regression over penalty strengths, warm (seconds)")
+    print("\nL2 logistic regression over penalty strengths, warm (seconds, medians)")
     print("| data | solver | configs | vmap | loop of jitted fit | loop of jaxfit.fit | steps max / mean |")
     print("|---|---|---|---|---|---|---|")
     for r in results["lbfgs_vmap"]:
@@ -198,10 +204,6 @@ def _print(results: dict) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    parser.add_argument("--cache-child", help=argparse.SUPPRESS)
-    parser.add_argument("--tol", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", help="where the fresh processes' compilation caches go")
     args = parser.parse_args()
-    if args.cache_child:
-        _cache_child(args.cache_child, args.tol, args.quick)
-    else:
-        _print(run(quick=args.quick))
+    _print(run(quick=args.quick, cache_root=args.cache_dir))
