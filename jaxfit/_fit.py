@@ -14,7 +14,7 @@ from . import losses as _losses
 from . import penalties as _penalties
 from ._validation import (INT32_MAX, as_array, check_int, check_key, check_length, check_scalar,
                           check_weights, dtype_kind, is_traced)
-from .losses import LOSSES
+from .losses import get_loss
 from .models import Model
 from .solvers import Objective, as_solver
 from .solvers._base import tree_all_finite
@@ -114,12 +114,7 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
     if not isinstance(model, Model):
         raise TypeError(f"`model` must be a jaxfit.models.Model such as models.linear(); "
                         f"got {type(model).__name__}.")
-    if isinstance(loss, str):
-        if loss not in LOSSES:
-            raise ValueError(f"`loss` must be one of {sorted(LOSSES)} or a callable; got {loss!r}.")
-        loss = LOSSES[loss]
-    if not callable(loss):
-        raise TypeError(f"`loss` must be a callable loss(outputs, y) or a loss name; got {type(loss).__name__}.")
+    loss = get_loss(loss)
     solver = as_solver(optimizer)
     penalty = _penalties.none() if penalty is None else penalty
     if not isinstance(penalty, _penalties.Penalty):

@@ -15,3 +15,14 @@ LOSSES = {
     "softmax_cross_entropy": softmax_cross_entropy,
     "hinge": hinge,
 }
+
+
+def get_loss(loss):
+    """A loss function from its name in `LOSSES`, or the callable itself."""
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"`loss` must be one of {sorted(LOSSES)} or a callable; got {loss!r}.")
+        return LOSSES[loss]
+    if not callable(loss):
+        raise TypeError(f"`loss` must be a callable loss(outputs, y) or a loss name; got {type(loss).__name__}.")
+    return loss

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import as_array, check_int, check_key, check_length, check_scalar, check_weights, is_traced
-from ..losses import LOSSES
+from ..losses import get_loss
 from ..models import Model
 from ..penalties import Penalty
 from ._base import Objective, as_solver, tree_all_finite
@@ -84,12 +84,7 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
     """
     if not isinstance(model, Model):
         raise TypeError(f"`model` must be a jaxfit.models.Model such as models.linear(); got {type(model).__name__}.")
-    if isinstance(loss, str):
-        if loss not in LOSSES:
-            raise ValueError(f"`loss` must be one of {sorted(LOSSES)} or a callable; got {loss!r}.")
-        loss = LOSSES[loss]
-    if not callable(loss):
-        raise TypeError(f"`loss` must be a callable loss(outputs, y) or a loss name; got {type(loss).__name__}.")
+    loss = get_loss(loss)
     if not callable(penalty) or isinstance(penalty, Penalty):
         raise TypeError("`penalty` must be a function strength -> Penalty, such as penalties.l1 or "
                         f"lambda s: penalties.elastic_net(s, 0.5); got {type(penalty).__name__}.")
