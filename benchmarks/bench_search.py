@@ -8,13 +8,13 @@ scikit-learn's `StratifiedKFold(5)`, which `cv=5` uses for classifiers) and the 
 objective: scikit-learn's `LogisticRegression(C)` on m training rows is the mean binary
 cross-entropy plus `l2(1/(C·m))`, m counted per fold inside `train_fn`.
 
-jaxfit's `train_fn` is nonlinear conjugate gradients preconditioned by the
-majorization (bound-Hessian) matrix: the logistic loss has curvature at most 1/4, so
-`B = XᵀWX/(4m) + λI` bounds the Hessian everywhere. B is factored once per (fold, C)
-lane (d = 101); each iteration is two wide matrix products over all 100 lanes
-(`X @ directions`, `Xᵀ @ residuals`) plus a Newton step on the step length, which needs
-no further product (`z + t·X d` follows from `X d`). Plain majorization steps take ~40
-iterations and gradient methods hundreds; this takes about ten.
+jaxfit's `train_fn` is `jaxfit.fit` with `solvers.bound_cg()`: nonlinear conjugate
+gradients preconditioned by the majorization (bound-Hessian) matrix. The logistic loss
+has curvature at most 1/4, so `B = XᵀWX/(4m) + λI` bounds the Hessian everywhere. B is
+factored once per (fold, C) lane (d = 101); each iteration is two wide matrix products
+over all 100 lanes (`X @ directions`, `Xᵀ @ residuals`) plus a Newton step on the step
+length, which needs no further product (`z + t·X d` follows from `X d`). Plain
+majorization steps take ~40 iterations and gradient methods hundreds; this takes about ten.
 
 `run(quick=False)` returns the figures as a dict; the script prints them as a table.
 """
@@ -29,29 +29,16 @@ import sys
 import tempfile
 import time
 import warnings
-from typing import NamedTuple
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxfit import FitResult, metrics
+import jaxfit
+from jaxfit import metrics, models, penalties, solvers
 from jaxfit.model_selection import grid, search, stratified_kfold
 
 MAX_ITER = 100
 TOL = 1e-5  # largest gradient entry of the mean objective; scikit-learn's lbfgs uses 1e-4
-
-
-class _State(NamedTuple):
-    it: jax.Array         # iterations taken
-    beta: jax.Array       # [d + 1] coefficients, intercept last
-    z: jax.Array          # [n] X β
-    p: jax.Array          # [n] sigmoid(z)
-    g: jax.Array          # [d + 1] gradient
-    h: jax.Array          # [d + 1] preconditioned gradient B⁻¹ g
-    direction: jax.Array  # [d + 1] previous search direction
-    momentum: jax.Array   # weight of the previous direction in the next one
-    done: jax.Array       # gradient within TOL
 
 
 def make_data(quick: bool):
@@ -63,53 +50,12 @@ def make_data(quick: bool):
 
 
 def train_fn(config, X, y, sample_weight, key):
-    """L2 logistic regression as scikit-learn's `LogisticRegression(C=config["C"])` on
-    the rows with weight: conjugate gradients preconditioned by the Hessian bound."""
+    """scikit-learn's `LogisticRegression(C=config["C"])` on the rows with weight."""
     del key  # deterministic
-    n, d = X.shape
-    y = y.astype(X.dtype)
-    w = sample_weight
-    m = w.sum()
-    lam = 1.0 / (config["C"] * m)
-    Xt = jnp.concatenate([X, jnp.ones((n, 1), X.dtype)], axis=1)   # intercept column
-    XtT = Xt.T  # products written as rows @ XtT / rows @ Xt keep the lane axis first: no transposes
-    penalised = jnp.ones(d + 1, X.dtype).at[d].set(0.0)            # never the intercept
-    # w is unbatched over configurations, so this Gram is computed once per fold.
-    gram = (XtT * w) @ Xt / m
-    chol = jnp.linalg.cholesky(gram / 4 + lam * jnp.diag(penalised))
-    precondition = lambda g: jax.scipy.linalg.cho_solve((chol, True), g)
-
-    def gradient(beta, p):
-        return (w * (p - y)) @ Xt / m + lam * penalised * beta
-
-    def step(s: _State) -> _State:
-        direction = -s.h + s.momentum * s.direction
-        direction = jnp.where(jnp.dot(direction, s.g) < 0, direction, -s.h)
-        u = direction @ XtT
-        # One Newton step on the step length t, from the curvature at the current point:
-        # exact for a quadratic and free of further products (z + t·u is the new X β).
-        curvature = jnp.sum(w * s.p * (1 - s.p) * u * u) / m + lam * jnp.sum(penalised * direction ** 2)
-        t = -jnp.dot(s.g, direction) / curvature
-        # A finished lane takes steps of length 0, so its large arrays (z, p) need no select.
-        t = jnp.where(s.done | ~jnp.isfinite(t), 0.0, t)
-        beta, z = s.beta + t * direction, s.z + t * u
-        p = jax.nn.sigmoid(z)
-        g = gradient(beta, p)
-        h = precondition(g)
-        momentum = jnp.maximum(0.0, jnp.dot(g, h - s.h) / jnp.dot(s.g, s.h))  # Polak-Ribière+
-        keep = lambda new, old: jnp.where(s.done, old, new)
-        return _State(s.it + jnp.where(s.done, 0, 1), beta, z, p, g, h, keep(direction, s.direction),
-                      keep(momentum, s.momentum), s.done | (jnp.max(jnp.abs(g)) <= TOL))
-
-    beta = jnp.zeros(d + 1, X.dtype)
-    p = jnp.full((n,), 0.5, X.dtype)
-    g = gradient(beta, p)
-    state = _State(jnp.int32(0), beta, jnp.zeros(n, X.dtype), p, g, precondition(g),
-                   jnp.zeros_like(beta), jnp.zeros((), X.dtype), jnp.bool_(False))
-    s = jax.lax.while_loop(lambda s: ~s.done & (s.it < MAX_ITER), step, state)
-    diverged = ~jnp.all(jnp.isfinite(s.beta))
-    return FitResult({"w": s.beta[:d], "b": s.beta[d]}, jnp.zeros((0,), X.dtype), s.it,
-                     s.done & ~diverged, diverged, jnp.zeros((0,), X.dtype))
+    m = sample_weight.sum()
+    return jaxfit.fit(models.logistic(), "binary_cross_entropy", X, y,
+                      optimizer=solvers.bound_cg(), penalty=penalties.l2(1.0 / (config["C"] * m)),
+                      sample_weight=sample_weight, steps=MAX_ITER, tol=TOL)
 
 
 def score_fn(params, X, y, sample_weight):

@@ -10,13 +10,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _compile, _progress
 from . import losses as _losses
 from . import penalties as _penalties
+from ._shuffle import permute
 from ._validation import (INT32_MAX, as_array, check_int, check_key, check_length, check_scalar,
                           check_weights, dtype_kind, is_traced)
 from .losses import get_loss
 from .models import Model
 from .solvers import Objective, as_solver
+from .solvers import _glm
 from .solvers._base import tree_all_finite
 
 
@@ -80,7 +83,9 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
       y: `[n]` targets or labels (or `[n, m]` for multi-output regression).
       optimizer: any optax `GradientTransformation` (schedules, `optax.chain` with
         `optax.clip_by_global_norm` for gradient clipping, ...) or a `jaxfit.solvers`
-        solver. Its hyperparameters may be traced values.
+        solver. Its hyperparameters may be traced values. `solvers.bound_cg()` runs a
+        loop of its own that sees the data (linear and logistic models with an L2
+        penalty): the fastest choice for those, and in searches most of all.
       penalty: a `jaxfit.penalties` Penalty on the weights (default: none).
       steps: maximum number of optimizer steps.
       batch_size: `None` for full-batch steps; else mini-batch SGD where the samples with
@@ -115,9 +120,8 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
         raise TypeError(f"`model` must be a jaxfit.models.Model such as models.linear(); "
                         f"got {type(model).__name__}.")
     loss = get_loss(loss)
-    solver = as_solver(optimizer)
-    penalty = _penalties.none() if penalty is None else penalty
-    if not isinstance(penalty, _penalties.Penalty):
+    solver = optimizer if isinstance(optimizer, _glm.BoundCG) else as_solver(optimizer)
+    if penalty is not None and not isinstance(penalty, _penalties.Penalty):
         raise TypeError(f"`penalty` must be a jaxfit.penalties Penalty such as penalties.l2(0.1); "
                         f"got {type(penalty).__name__}.")
     X = as_array(X, "X", ndim=2)
@@ -128,7 +132,8 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
     batch_size = check_int(batch_size, "batch_size", minimum=1, allow_none=True)
     if batch_size is not None:
         batch_size = min(batch_size, n)  # as scikit-learn: a batch cannot exceed the data
-    sample_weight = jnp.ones(n, X.dtype) if sample_weight is None else check_weights(sample_weight, n)
+    if sample_weight is not None:
+        sample_weight = check_weights(sample_weight, n).astype(X.dtype)
     if validation_weight is not None:
         validation_weight = check_weights(validation_weight, n, "validation_weight")
     patience = check_int(patience, "patience", minimum=1, maximum=INT32_MAX, allow_none=True)
@@ -138,16 +143,22 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
     tol = check_scalar(tol, "tol", minimum=0.0, allow_none=True)
     if tol is not None and is_traced(tol):
         raise TypeError("`tol` must be a Python float (it selects the stopping rule); got a traced value.")
-    key = check_key(key)
-    init_key, loop_key = jax.random.split(key)
-    if params is None:
-        params = model.init(init_key, X.shape[1])
-    outputs = _check_model_fits(model, loss, params, X, y)
+    key = None if key is None else check_key(key)
+    outputs = _check_model_fits(model, loss, None if params is None else _spec(params),
+                                _spec(X), _spec(y))
     _check_labels(loss, y, outputs)
-    result = _fit_loop(model, loss, solver, steps, batch_size, -1.0 if tol is None else float(tol),
-                       patience, X, y, sample_weight.astype(X.dtype),
-                       None if validation_weight is None else validation_weight.astype(X.dtype),
-                       loop_key, params, penalty)
+    # Defaults (weights, key, initial params) are made inside the compiled loop: built
+    # here, each would be a separate dispatch on every call.
+    if isinstance(solver, _glm.BoundCG):
+        _glm.check_supported(model, loss, penalty, batch_size, validation_weight)
+        result = _glm.fit_loop(loss, steps, -1.0 if tol is None else float(tol), X, y,
+                               sample_weight, params, _glm.l2_strength(penalty), key,
+                               progress=_progress.wanted())
+    else:
+        result = _fit_loop(model, loss, solver, steps, batch_size, -1.0 if tol is None else float(tol),
+                           patience, X, y, sample_weight,
+                           None if validation_weight is None else validation_weight.astype(X.dtype),
+                           key, params, penalty, progress=_progress.wanted())
     if not is_traced(result.n_steps):
         _warn_if_unreliable(result, model, loss, penalty, X, y, sample_weight, steps, tol)
     return result
@@ -158,8 +169,23 @@ def _as_targets(y):
     return as_array(y, "y", ndim=(1, 2), dtype="float" if dtype_kind(y) == "f" else "int")
 
 
-def _check_model_fits(model, loss, params, X, y):
-    """Trace shapes only (no compute) so a mismatch fails here with a clear message."""
+def _spec(tree):
+    """Shapes and dtypes only: a hashable stand-in for a pytree of arrays."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return treedef, tuple(jax.ShapeDtypeStruct(leaf.shape, leaf.dtype) for leaf in leaves)
+
+
+@functools.lru_cache(maxsize=256)
+def _check_model_fits(model, loss, params_spec, X_spec, y_spec):
+    """Trace shapes only (no compute) so a mismatch fails here with a clear message.
+
+    Takes shape specs, not arrays, so repeated calls with the same shapes skip the trace.
+    """
+    X, y = (jax.tree_util.tree_unflatten(*spec) for spec in (X_spec, y_spec))
+    if params_spec is None:
+        params = jax.eval_shape(lambda k: model.init(k, X.shape[1]), jax.random.key(0))
+    else:
+        params = jax.tree_util.tree_unflatten(*params_spec)
     try:
         outputs = jax.eval_shape(lambda p, x: model.apply(p, x), params, X)
     except Exception as err:
@@ -236,10 +262,11 @@ def _separated_weight(params, model, loss, penalty, X, y, weight) -> float | Non
     training sample correctly (its optimum is then at infinity); else None."""
     if loss not in (_losses.binary_cross_entropy, _losses.softmax_cross_entropy):
         return None
-    if float(penalty.value(params)) != 0.0:
+    if penalty is not None and float(penalty.value(params)) != 0.0:
         return None
     outputs = np.asarray(model.apply(params, X))
-    labels, active = np.asarray(y), np.asarray(weight) > 0
+    labels = np.asarray(y)
+    active = np.ones(len(labels), bool) if weight is None else np.asarray(weight) > 0
     if loss is _losses.binary_cross_entropy:
         if not np.isin(labels, (0, 1)).all():  # soft labels: a finite optimum exists
             return None
@@ -253,10 +280,16 @@ def _separated_weight(params, model, loss, penalty, X, y, weight) -> float | Non
                if np.size(leaf))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5, 6))
+# `progress` (static: a search that shows step progress compiles a loop of its own)
+# adds a `jax.debug.callback` to the loop; results are the same either way.
+@_compile.jit(static_argnums=(0, 1, 2, 3, 4, 5, 6), static_argnames=("progress",))
 def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
-              X, y, weight, val_weight, key, params, penalty) -> FitResult:
+              X, y, weight, val_weight, key, params, penalty, progress=False) -> FitResult:
     n = X.shape[0]
+    init_key, key = jax.random.split(jax.random.key(0) if key is None else key)
+    params = model.init(init_key, X.shape[1]) if params is None else params
+    weight = jnp.ones(n, X.dtype) if weight is None else weight
+    penalty = _penalties.none() if penalty is None else penalty
     nan = jnp.full((steps,), jnp.nan, X.dtype)
 
     def mean_loss(p, Xb, yb, wb, k, train):
@@ -266,7 +299,8 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
         return jnp.sum(jnp.where(wb > 0, wb * values, 0)) / jnp.sum(wb)
 
     def train_step(s: _State, Xb, yb, wb) -> _State:
-        key, dropout_key = jax.random.split(s.key)
+        # Derived, not split into the carry: when the model draws no dropout, XLA drops it.
+        dropout_key = jax.random.fold_in(s.key, s.step)
         objective = Objective(lambda p: mean_loss(p, Xb, yb, wb, dropout_key, True), penalty)
         new_params, new_solver_state, value, optimality = solver.step(objective, s.params, s.solver_state)
         ok = jnp.isfinite(value) & tree_all_finite(new_params)
@@ -274,10 +308,9 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
             step=s.step + 1,
             params=_select(ok, new_params, s.params),  # a diverged fit keeps its last finite params
             solver_state=_select(ok, new_solver_state, s.solver_state),
-            key=key,
             history=s.history.at[s.step].set(value),
             diverged=~ok,
-            converged=ok & (optimality <= tol) if batch_size is None else s.converged)
+            converged=ok & (optimality <= tol) if batch_size is None and tol >= 0 else s.converged)
 
     def end_epoch(s: _State, epoch_loss) -> _State:
         if batch_size is not None and tol >= 0:
@@ -300,18 +333,24 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
         s = train_step(s, X, y, weight)
         return end_epoch(s, s.history[s.step - 1])
 
+    # The rows with non-zero weight, in order (computed once per fit; unused, and so
+    # dropped by XLA, in full-batch fits).
+    n_active = jnp.sum(weight > 0, dtype=jnp.int32)
+    active_rows = jnp.nonzero(weight > 0, size=n, fill_value=0)[0]
+
     def minibatch_epoch(s: _State) -> _State:
-        # Active samples first, in random order; one argsort per epoch, O(batch) per step.
+        # Batch `pos // batch_size` is the images of ranks pos..pos+batch_size-1 under a
+        # keyed permutation of [0, n_active): O(batch) per step, no sort per epoch. (Under
+        # vmap the loop carries the key per lane, so a per-epoch argsort of n is paid by
+        # every lane, even lanes that share a key.)
         key, perm_key = jax.random.split(s.key)
-        order = jnp.argsort(jnp.where(weight > 0, jax.random.uniform(perm_key, (n,)), 2.0))
-        order = jnp.concatenate([order, jnp.zeros(batch_size, order.dtype)])
-        n_active = jnp.sum(weight > 0)
         first_step = s.step
 
         def body(carry):
             s, pos = carry
-            idx = jax.lax.dynamic_slice(order, (pos,), (batch_size,))
-            wb = jnp.where(pos + jnp.arange(batch_size) < n_active, weight[idx], 0.0)
+            ranks = pos + jnp.arange(batch_size, dtype=jnp.int32)
+            idx = active_rows[permute(perm_key, ranks, n_active)]  # ranks >= n_active map as 0
+            wb = jnp.where(ranks < n_active, weight[idx], 0.0)
             return train_step(s, X[idx], y[idx], wb), pos + batch_size
 
         def more(carry):
@@ -333,6 +372,8 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
                    best_val=jnp.array(jnp.inf, X.dtype), bad_epochs=jnp.int32(0),
                    epoch_loss=jnp.array(jnp.inf, X.dtype), converged=false, diverged=false, stopped=false)
     epoch = full_batch_epoch if batch_size is None else minibatch_epoch
+    if progress:
+        epoch = _progress.report_steps(epoch, running, steps)
     state = jax.lax.while_loop(running, epoch, state)
     final = state.params if val_weight is None else state.best_params
     return FitResult(final, state.history, state.step, state.converged, state.diverged,

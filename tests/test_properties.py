@@ -21,7 +21,7 @@ import ml_dtypes
 import numpy as np
 import optax
 import pytest
-from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import jaxfit
@@ -646,7 +646,6 @@ def test_config_file_of_arbitrary_bytes_is_a_config_error(scratch, content):
 @given(X=hostile_arrays((8, 3)), regression=st.booleans())
 def test_estimators_fit_hostile_features_or_refuse_them(X, regression):
     estimators = pytest.importorskip("jaxfit.estimators")
-    assume(not (np.asarray(X).dtype == np.float64 and np.abs(X).max() > 1e38))  # see below
     y = np.arange(8.0) if regression else np.arange(8) % 2
     estimator = estimators.Ridge(alpha=1.0) if regression else estimators.LogisticRegression()
     err, fitted, caught = run_catching(lambda: estimator.fit(X, y))
@@ -658,14 +657,25 @@ def test_estimators_fit_hostile_features_or_refuse_them(X, regression):
     assert all(issubclass(w.category, (RuntimeWarning, UserWarning)) for w in caught)
 
 
-@pytest.mark.xfail(strict=True, reason="jaxfit/estimators/_inputs.py checks X for NaN/inf in "
-                   "float64, before the cast to float32 turns 1e300 into inf: the fit diverges "
-                   "and predict returns NaN instead of a ValueError naming X")
-def test_estimators_refuse_features_beyond_float32():
+def test_estimators_refuse_values_beyond_the_compute_dtype():
+    # Finite in float64, inf once cast to float32: refused before anything is traced
+    # (it used to reach the device as inf, the fit diverging and predict returning NaN).
     estimators = pytest.importorskip("jaxfit.estimators")
-    X = X8.astype(np.float64)
-    X[0, 0] = 1e300
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(ValueError, match="X"):
-            estimators.Ridge().fit(X, np.arange(8.0))
+    X, y = X8.astype(np.float64), np.arange(8.0)
+    fitted = estimators.Ridge().fit(X, y)
+    X_big, y_big = X.copy(), y.copy()
+    X_big[2, 1], y_big[5] = -1e300, 1e300
+    for call, name in ((lambda: estimators.Ridge().fit(X_big, y), "X"),
+                       (lambda: estimators.Ridge().fit(X, y_big), "y"),
+                       (lambda: estimators.LogisticRegression().fit(X_big, y % 2), "X"),
+                       (lambda: fitted.predict(X_big), "X"),
+                       (lambda: fitted.score(X, y_big), "y")):
+        with pytest.raises(ValueError, match=rf"`{name}` has 1 value\(s\) too large for float32.* "
+                                             rf"got -?1e\+300 at index \[\d(, \d)?\]. Rescale .*"
+                                             rf"jax_enable_x64"):
+            call()
+    # The bound is the compute dtype's: its largest value passes the check.
+    from jaxfit.estimators._inputs import as_float_matrix
+    X_edge = X.copy()
+    X_edge[0, 0] = -np.finfo(np.float32).max
+    assert as_float_matrix(X_edge).tobytes() == X_edge.tobytes()

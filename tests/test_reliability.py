@@ -107,17 +107,18 @@ def test_same_key_gives_the_same_bits():
     assert_same_search(scaled_search(), scaled_search())
 
 
-def test_chunk_sizes_give_the_same_bits_from_two_lanes_up():
+def test_chunk_sizes_give_the_same_bits():
     whole = scaled_search()
     assert whole.chunks["chunk_size"] == 6
-    for chunk_size in (2, 4, 5):  # 3 chunks; 2 chunks, the last padded; 2 uneven chunks
+    # 6 chunks of one (each padded to 2 lanes: a lane axis of size 1 compiles to other
+    # kernels, tests/README.md); 3 chunks; 2 chunks, the last padded; 2 uneven chunks.
+    for chunk_size in (1, 2, 4, 5):
         assert_same_search(scaled_search(chunk_size=chunk_size), whole)
-    # One configuration per program: XLA drops the size-1 lane axis and emits other
-    # kernels (tests/README.md), so the bits may differ, by a few ulp at most.
-    single = scaled_search(chunk_size=1)
-    np.testing.assert_array_equal(single.status, whole.status)
-    np.testing.assert_array_equal(single.n_steps, whole.n_steps)
-    np.testing.assert_array_max_ulp(single.scores, whole.scores, maxulp=4)  # measured: 3
+    assert_same_search(plain_search(chunk_size=1), plain_search())
+    # A space of one configuration is padded the same way.
+    first = ms.search(SCALED.train, SCALED.score, X_CLS, Y_CLS, {n: v[:1] for n, v in SPACE.items()},
+                      FOLDS_CLS)
+    assert first.scores.tobytes() == whole.scores[:1].tobytes()
 
 
 _FOUR_DEVICES = """
@@ -135,14 +136,17 @@ _FOUR_DEVICES = """
            "one_device": scaled_search(devices=one).scores,
            "plain_four": plain_search(chunk_size=6).scores,
            "scaled_four": four.scores, "scaled_four_steps": four.n_steps,
-           "scaled_four_status": four.status}}
+           "scaled_four_status": four.status,
+           # 1 configuration per device, padded to 2 lanes each
+           "scaled_four_chunk_4": scaled_search(chunk_size=4).scores}}
     np.savez({path!r}, **{{k: np.asarray(v) for k, v in out.items()}})
 """
 
 
 def test_another_process_and_four_devices(tmp_path):
-    """Another process gives the same bits; 4 devices give the same bits except where
-    XLA rewrites a division in the partitioned program (tests/README.md): there, 4 ulp."""
+    """Another process gives the same bits, and so do 4 devices, with and without
+    in-fold standardization (whose divisions XLA used to rewrite in one program only,
+    tests/README.md)."""
     path = tmp_path / "four.npz"
     proc = run_child(_FOUR_DEVICES.format(path=str(path)), tmp_path,
                      XLA_FLAGS="--xla_force_host_platform_device_count=4")
@@ -157,10 +161,10 @@ def test_another_process_and_four_devices(tmp_path):
         assert_bitwise(there["fit_history"], here_fit.history)
         assert_bitwise(there["cv_scores"], here_cv.scores)
         assert_bitwise(there["one_device"], here.scores)
-        # Sharded over 4 devices: bit for bit without in-fold standardization ...
+        # Sharded over 4 devices: bit for bit, without and with in-fold standardization.
         assert_bitwise(there["plain_four"], plain_search().scores)
-        # ... and within a few ulp with it; statuses and step counts identical.
-        np.testing.assert_array_max_ulp(there["scaled_four"], here.scores, maxulp=4)  # measured: 1
+        assert_bitwise(there["scaled_four"], here.scores)
+        assert_bitwise(there["scaled_four_chunk_4"], here.scores)
         np.testing.assert_array_equal(there["scaled_four_steps"], here.n_steps)
         np.testing.assert_array_equal(there["scaled_four_status"], here.status)
 

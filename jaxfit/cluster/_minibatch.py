@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 
 from .._validation import check_int, check_scalar
-from ..metrics._clustering import _inertia_of_labels, _nearest, _sq_distances
-from ._kmeans import KMeansResult, _center, _check_inputs, _seed, _seed_shape
+from ..metrics._clustering import _inertia_of_labels, _nearest, _ones_if_none, _sq_distances
+from ._kmeans import KMeansResult, _augment, _check_inputs, _seed, _seed_size
 
 
 def _draw(key, cdf, size):
@@ -66,7 +66,10 @@ def _reassign(centers, counts, Xb, ratio):
 def _minibatch(X, w, key, init_centers, tol, ratio, *, n_clusters, init, n_init, batch_size,
                n_steps, max_no_improvement):
     n = X.shape[0]
-    w, mean, Xc, tol = _center(X, w, tol)
+    w = _ones_if_none(w, X)
+    mean = (w @ X) / jnp.sum(w)
+    Xc = X - mean
+    tol = tol * jnp.mean((w @ (Xc * Xc)) / jnp.sum(w))  # relative to the mean feature variance
     cdf = jnp.cumsum(w)
     key, k_subsets, k_init = jax.random.split(key, 3)
     if init == "array":
@@ -80,11 +83,10 @@ def _minibatch(X, w, key, init_centers, tol, ratio, *, n_clusters, init, n_init,
         Xv, ones = subsets[-1], jnp.ones(init_size, X.dtype)
 
         def seed(u, Xs):
-            c = _seed(u, Xs, ones, jnp.sum(Xs * Xs, axis=1), n_clusters, init)
+            c = _seed(u[None], _augment(Xs, ones), n_clusters, init)[0]
             return c, _inertia_of_labels(Xv, c, _nearest(Xv, c), ones)
 
-        u = jax.random.uniform(k_init, (n_init, *_seed_shape(init, init_size, n_clusters)),
-                               X.dtype)
+        u = jax.random.uniform(k_init, (n_init, _seed_size(init, init_size, n_clusters)), X.dtype)
         seeds, scores = jax.vmap(seed)(u, subsets[:-1])
         centers = seeds[jnp.argmin(scores)]
     alpha = min(1.0, 2.0 * batch_size / (n + 1))  # scikit-learn's smoothing of inertia

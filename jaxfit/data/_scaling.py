@@ -45,7 +45,9 @@ class Scaling(NamedTuple):
           >>> X_test_scaled = scaling.apply(X_test)
         """
         X, mean, scale = self._check(X, "X")
-        return (X - mean) / scale
+        # A product with the reciprocal, as in `standardize`: the same bits whether or
+        # not XLA would rewrite the division, eagerly and under jit alike.
+        return (X - mean) * (1 / scale)
 
     def inverse(self, X) -> jax.Array:
         """Undo `apply`: map scaled values back to the original units."""
@@ -80,10 +82,14 @@ def standardize(X, sample_weight=None) -> Scaling:
         w = jnp.ones(n, X.dtype)
     else:
         w = check_weights(sample_weight, n).astype(X.dtype)
-    total = w.sum()
-    mean = (w @ X) / total
+    # Products with an explicit reciprocal, not divisions: XLA rewrites `x / t` by a
+    # broadcast scalar into `x * (1 / t)` in some programs and not in others (the
+    # 1-device search but not its SPMD-partitioned 4-device twin), and the two differ
+    # in the last bit. Written as products, every program computes the same bits.
+    inv_total = 1 / w.sum()
+    mean = (w @ X) * inv_total
     centred = X - mean[None, :]
-    var = (w @ (centred * centred)) / total
+    var = (w @ (centred * centred)) * inv_total
     # sklearn's `_is_constant_feature`: a variance within rounding error of zero (the
     # bound grows with the number of rows summed and with |mean|) means a constant
     # column, whose scale is set to 1.

@@ -75,7 +75,27 @@ def as_float_matrix(X, name: str = "X"):
         raise ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
     if not bool((jnp if on_device else np).isfinite(arr).all()):
         raise ValueError(f"Input `{name}` contains NaN or infinity; remove or impute those values first.")
+    if not on_device:  # a JAX array is in the compute dtype already
+        check_range(arr, name)
     return arr
+
+
+def check_range(arr: np.ndarray, name: str) -> None:
+    """Refuse finite float64 values that the cast to the compute dtype makes infinite.
+
+    Checking finiteness in float64 alone lets 1e300 through, to reach the device as inf
+    (float32 ends at 3.4e38) and silently turn the fit into NaN.
+    """
+    dtype = np.dtype(float_dtype())
+    limit = np.finfo(dtype).max
+    too_large = np.abs(arr) > limit
+    if too_large.any():
+        where = np.argwhere(too_large)[0].tolist()
+        raise ValueError(
+            f"Input `{name}` has {int(too_large.sum())} value(s) too large for {dtype}, the "
+            f"dtype jaxfit computes in (magnitude at most {limit:.4g}); got {arr[tuple(where)]:.4g} "
+            f"at index {where}. Rescale `{name}` (e.g. divide it by a constant, or use "
+            f"StandardScaler), or compute in float64: jax.config.update('jax_enable_x64', True).")
 
 
 def as_sample_weight(sample_weight, n: int) -> np.ndarray:
@@ -120,6 +140,7 @@ def as_targets(y, *, multi_output: bool) -> np.ndarray:
     arr = column_to_1d(arr, multi_output)
     if not np.isfinite(arr).all():
         raise ValueError("Input `y` contains NaN or infinity; remove those samples first.")
+    check_range(arr, "y")
     return arr
 
 

@@ -6,15 +6,18 @@ name in the same folder, flushed to disk, then moved over its final name with
 `os.replace` (atomic on POSIX and Windows), so a process killed mid-write leaves either
 the old file or the new one, never half of one.
 
-The manifest records a fingerprint of everything that decides the results (space,
-static values, folds, data, key, function names); a search whose fingerprint differs
-refuses the folder instead of mixing results of two different searches.
+The manifest records a fingerprint of everything that decides the results and that
+`search` can see (space, static values, folds, data, key, function names), plus the
+user's own description of the rest (`search(fingerprint=...)`: the constants that
+`train_fn` and `score_fn` capture); a search whose fingerprint differs refuses the
+folder instead of mixing results of two different searches.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 import tempfile
 import zipfile
@@ -26,6 +29,7 @@ import numpy as np
 
 _FORMAT = 1
 _MANIFEST = "manifest.json"
+_LONGEST_DESCRIPTION = 1000  # characters of `fingerprint=` kept as text; longer ones as a digest
 
 
 def array_digest(*arrays: Any) -> str:
@@ -39,6 +43,55 @@ def array_digest(*arrays: Any) -> str:
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()
+
+
+def describe_fingerprint(value: Any) -> str | None:
+    """`search(fingerprint=value)` as text for the manifest; None stays None.
+
+    The text must be the same in every process, so only values with a stable form are
+    taken: JSON-able values (written with sorted keys, tuples as lists) and arrays (by
+    their bytes). A repr or a `hash()` would not do: both can hold memory addresses,
+    and str hashes change from one process to the next.
+    """
+    if value is None:
+        return None
+    text = json.dumps(_jsonable(value, "fingerprint"), sort_keys=True, separators=(",", ":"))
+    if len(text) > _LONGEST_DESCRIPTION:
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return text
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (np.ndarray, np.generic, jax.Array)):
+        array = np.asarray(value)
+        if array.dtype.kind not in "biufcUS":
+            raise _fingerprint_error(where, value)
+        if array.ndim == 0 and array.dtype.kind in "biuf":
+            return array.item()
+        return {"array": array_digest(array)}
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        for k in value:
+            if not isinstance(k, str):
+                raise TypeError(f"`{where}` must have str keys (it is written as JSON); got the "
+                                f"key {k!r}. Use str(key).")
+        return {k: _jsonable(v, f"{where}[{k!r}]") for k, v in value.items()}
+    raise _fingerprint_error(where, value)
+
+
+def _fingerprint_error(where: str, value: Any) -> TypeError:
+    return TypeError(f"`{where}` must be a str or a JSON-able value (None, bool, numbers, str, "
+                     f"lists, dicts with str keys, NumPy arrays) describing the settings that "
+                     f"train_fn and score_fn capture, e.g. fingerprint={{'steps': 500, "
+                     f"'optimizer': 'adam'}}; got {type(value).__name__}. Describe it by its "
+                     f"settings (its repr may hold a memory address, which changes every run).")
 
 
 def _atomic_write(path: str, write) -> None:
@@ -107,9 +160,18 @@ class Checkpoint:
         old = manifest.get("fingerprint", {})
         changed = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
         if changed:
+            detail = resume = ""
+            if "fingerprint" in changed:
+                show = lambda text: "none" if text is None else f"{text:.200}"
+                detail = (f" (it was written with fingerprint={show(old.get('fingerprint'))}; "
+                          f"this search passes fingerprint={show(fingerprint.get('fingerprint'))})")
+                if changed == ["fingerprint"]:
+                    resume = (" If the results do not depend on what changed, pass the "
+                              "`fingerprint` it was written with to resume it.")
             raise ValueError(f"{where} holds the results of a different search: "
-                             f"{', '.join(changed)} changed since it was written. Pass a new "
-                             f"folder for this search, or delete the old one to start over.")
+                             f"{', '.join(changed)} changed since it was written{detail}. Pass a "
+                             f"new folder for this search, or delete the old one to start "
+                             f"over.{resume}")
         if chunk_size is not None and chunk_size != manifest["chunk_size"]:
             raise ValueError(f"`chunk_size`={chunk_size} differs from the {manifest['chunk_size']} "
                              f"the {where} was written with; pass chunk_size="

@@ -24,8 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from .. import _compile, _progress
 from .._validation import check_int, check_key, float_dtype
-from ._checkpoint import Checkpoint, array_digest
+from ._checkpoint import Checkpoint, array_digest, describe_fingerprint
 from ._cv import check_callables, check_data, evaluate, fold_keys, status_names
 from ._result import SearchResult
 from ._space import check_space
@@ -107,19 +108,24 @@ _MAX_COMPILED = 16
 
 
 class _Programs:
-    """The compiled programs of one search, one per (static combination, width)."""
+    """The compiled programs of one search, one per (static combination, width).
+
+    With `progress`, the fit loops they contain report their steps (see
+    `jaxfit._progress`); such programs are cached apart from those without.
+    """
 
     def __init__(self, train_fn, score_fn, key_impl, mesh: Mesh, n_splits: int, cfg_spec: dict,
-                 shared: list):
+                 shared: list, progress: bool):
         self.train_fn, self.score_fn, self.key_impl, self.mesh = train_fn, score_fn, key_impl, mesh
         self.n_splits, self.cfg_spec, self.shared = n_splits, cfg_spec, shared
+        self.progress = progress
         self.seconds = 0.0
 
     def get(self, combo: dict, width: int):
         """The program for static values `combo` and `width` configurations."""
         shapes = tuple((a.shape, a.dtype) for a in self.shared if a is not None)
         key = (self.train_fn, self.score_fn, repr(combo), width, str(self.key_impl),
-               tuple(self.mesh.devices.flat), tuple(self.cfg_spec.items()), shapes)
+               tuple(self.mesh.devices.flat), tuple(self.cfg_spec.items()), shapes, self.progress)
         if key in _COMPILED:
             _COMPILED.move_to_end(key)
             return _COMPILED[key]
@@ -129,8 +135,10 @@ class _Programs:
         cfg = {n: jax.ShapeDtypeStruct((width, *shape), dtype, sharding=sharded)
                for n, (shape, dtype) in self.cfg_spec.items()}
         run = _program(self.train_fn, self.score_fn, combo, width, self.key_impl, self.n_splits)
-        compiled = jax.jit(run, in_shardings=(sharded,) + (replicated,) * 5,
-                           out_shardings=replicated).lower(cfg, *self.shared).compile()
+        with _progress.tracing(self.progress):
+            compiled = jax.jit(run, in_shardings=(sharded,) + (replicated,) * 5,
+                               out_shardings=replicated).lower(cfg, *self.shared).compile(
+                                   _compile.options(self.mesh.devices.flat[0].platform))
         self.seconds += time.perf_counter() - t0
         _COMPILED[key] = compiled
         if len(_COMPILED) > _MAX_COMPILED:
@@ -140,7 +148,7 @@ class _Programs:
     def chunk_size(self, combos: list[dict], n_space: int, n_dev: int) -> int:
         """Configurations per chunk so that each device's working memory stays within
         `MEMORY_BUDGET`, from XLA's own account of the compiled program's buffers."""
-        width = math.ceil(n_space / n_dev) * n_dev
+        width = _width(n_space, n_dev)
         per_config = 0.0
         for combo in combos:
             stats = self.get(combo, width).memory_analysis()
@@ -149,13 +157,17 @@ class _Programs:
                 per_config = max(per_config, per_device * n_dev / width)
         if per_config * width / n_dev <= MEMORY_BUDGET:
             return n_space
-        size = max(1, int(MEMORY_BUDGET * n_dev // per_config))
-        return size - size % n_dev if size > n_dev else size
+        size = int(MEMORY_BUDGET * n_dev // per_config)
+        # Every call runs at least 2 lanes per device (`_width`): fill them with work.
+        return max(size - size % n_dev, 2 * n_dev)
 
 
-def _fingerprint(train_fn, score_fn, X, y, space, combos, folds, key_data) -> dict[str, str]:
+def _fingerprint(train_fn, score_fn, X, y, space, combos, folds, key_data,
+                 user: str | None) -> dict[str, str]:
     name = lambda fn: f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
-    return {
+    # Only present when given, so folders written without one still resume.
+    extra = {} if user is None else {"fingerprint": user}
+    return extra | {
         "space": f"{sorted(space)} {array_digest(*(space[n] for n in sorted(space)))}",
         "static": json.dumps([{k: repr(v) for k, v in c.items()} for c in combos], sort_keys=True),
         "folds": array_digest(folds.train, folds.test),
@@ -168,7 +180,8 @@ def _fingerprint(train_fn, score_fn, X, y, space, combos, folds, key_data) -> di
 
 def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Folds, *,
            key=None, static: dict | None = None, chunk_size: int | None = None,
-           devices=None, checkpoint=None, progress: bool = False) -> SearchResult:
+           devices=None, checkpoint=None, progress: bool = False,
+           fingerprint: Any = None) -> SearchResult:
     """Cross-validate every configuration of `space` as one compiled program.
 
     Traced hyperparameters (the arrays of `space`) are vmapped over configurations ×
@@ -198,12 +211,32 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
         estimate (from the shapes of X, the folds and the parameters), a multiple of
         the number of devices. Results do not depend on it.
       devices: devices to shard configurations over (default `jax.devices()`); each
-        chunk is padded to a multiple of their number with copies of a configuration
-        whose results are dropped.
+        chunk is padded to a multiple of their number, and to at least 2 configurations
+        per device (so that results do not depend on the chunk size), with copies of a
+        configuration whose results are dropped.
       checkpoint: a folder; each finished chunk is saved there atomically, and calling
         `search` again with the same arguments resumes, recomputing only unfinished
-        chunks. A folder written by a different search is refused.
-      progress: show a tqdm progress bar over chunks.
+        chunks. A folder written by a different search is refused: one whose `space`,
+        `static` values, `folds`, data (`X`, `y`: shapes and bytes), `key`,
+        `fingerprint`, or `train_fn`/`score_fn` *names* differ, or an explicit
+        `chunk_size` other than its own. Not detected: what the functions compute,
+        that is the values their closures or globals capture (`steps`, the optimizer,
+        the model given to `make_fit_fns`) and edits to their code, nor library
+        versions; pass `fingerprint` to cover those.
+      progress: show tqdm progress bars: one over chunks and, below it, the steps of
+        the running chunk's fits (those of `jaxfit.fit`, which report from inside the
+        compiled loop through `jax.debug.callback`, about a hundred times per fit; the
+        slowest configuration × fold counts, and a stopped one counts as done). A
+        `train_fn` that does not call `fit` shows only the chunk bar. Results are
+        identical with and without progress, but the programs differ, so switching
+        it compiles once more.
+      fingerprint: a description of whatever the results depend on that the
+        checkpoint cannot see, mixed into its fingerprint so that resuming with a
+        different one is refused: a str, or a JSON-able value (numbers, str, bool,
+        None, lists and dicts with str keys, NumPy arrays), such as
+        `{"steps": 500, "optimizer": "adam"}` for the settings the closures capture.
+        Key order does not matter, nor tuple against list. A folder written with a
+        fingerprint refuses a search without one, and the other way round.
 
     Returns:
       A `SearchResult` (rows: static combinations outer, the space's configurations
@@ -229,6 +262,7 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
     devices = _check_devices(devices)
     if not isinstance(progress, bool):
         raise TypeError(f"`progress` must be True or False; got {progress!r}.")
+    user_fingerprint = describe_fingerprint(fingerprint)
     n_splits, n_dev = folds.n_splits, len(devices)
 
     mesh = Mesh(np.asarray(devices), ("configs",))
@@ -238,18 +272,20 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
     shared = [None if a is None else _put(np.asarray(a), replicated)
               for a in (X, y, folds.train, folds.test, key_data)]
     programs = _Programs(train_fn, score_fn, jax.random.key_impl(key), mesh, n_splits,
-                         {n: (v.shape[1:], v.dtype) for n, v in device_space.items()}, shared)
+                         {n: (v.shape[1:], v.dtype) for n, v in device_space.items()}, shared,
+                         progress)
     default_chunk_size = lambda: programs.chunk_size(combos, n_space, n_dev)
 
     ckpt = None
     if checkpoint is not None:
         ckpt = Checkpoint(checkpoint, _fingerprint(train_fn, score_fn, X, y, space, combos,
-                                                   folds, key_data), chunk_size, default_chunk_size)
+                                                   folds, key_data, user_fingerprint),
+                          chunk_size, default_chunk_size)
         chunk_size = ckpt.chunk_size
     elif chunk_size is None:
         chunk_size = default_chunk_size()
     chunk_size = min(chunk_size, n_space)
-    width = math.ceil(chunk_size / n_dev) * n_dev  # padded so every device gets equal lanes
+    width = _width(chunk_size, n_dev)
 
     n_total = len(combos) * n_space
     scores = np.empty((n_total, n_splits), np.dtype(X.dtype))
@@ -258,7 +294,7 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
     n_chunks = math.ceil(n_space / chunk_size)
     run_seconds = 0.0
     computed = 0
-    bar = _progress_bar(len(combos) * n_chunks, progress)
+    bar = _progress.SearchBar(len(combos) * n_chunks) if progress else _progress.NoBar()
     for s, combo in enumerate(combos):
         for c in range(n_chunks):
             start, stop = c * chunk_size, min(n_space, (c + 1) * chunk_size)
@@ -269,7 +305,7 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
                 cfg = {n: _put(_pad(v[start:stop], width), sharded) for n, v in device_space.items()}
                 compiled = programs.get(combo, width)
                 t0 = time.perf_counter()
-                out = [np.asarray(o)[: stop - start] for o in compiled(cfg, *shared)]
+                out = [o[: stop - start] for o in bar.run(compiled, cfg, *shared)]
                 run_seconds += time.perf_counter() - t0
                 done = dict(zip(("scores", "status", "n_steps"), out))
                 if ckpt is not None:
@@ -277,7 +313,7 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
                 computed += 1
             rows = slice(s * n_space + start, s * n_space + stop)
             scores[rows], codes[rows], n_steps[rows] = done["scores"], done["status"], done["n_steps"]
-            bar.update(1)
+            bar.chunk_done()
     bar.close()
 
     return SearchResult(
@@ -289,28 +325,18 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
         _refit=_make_refit(train_fn, device_space, combos, key))
 
 
+def _width(chunk_size: int, n_dev: int) -> int:
+    """Lanes of the compiled call for chunks of `chunk_size` configurations: padded so
+    every device gets equal lanes, and at least 2 each. A configuration axis of size 1
+    is degenerate: XLA drops it and emits other fusions and summation orders, whose
+    results differ from every wider chunk's in the last bits."""
+    return max(2, math.ceil(chunk_size / n_dev)) * n_dev
+
+
 def _pad(values: np.ndarray, width: int) -> np.ndarray:
     """Pad the configuration axis to `width` with copies of the first configuration."""
     extra = width - values.shape[0]
     return np.concatenate([values, np.repeat(values[:1], extra, axis=0)]) if extra else values
-
-
-def _progress_bar(total: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        raise ImportError("progress=True needs tqdm: pip install tqdm (or jaxfit[progress]).") from None
-    return tqdm(total=total, desc="search", unit="chunk")
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        del n
-
-    def close(self) -> None:
-        pass
 
 
 def _make_refit(train_fn, space: dict, combos: list[dict], key):

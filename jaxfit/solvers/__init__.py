@@ -5,6 +5,7 @@ from ._base import Solver as Solver
 from ._base import as_solver as as_solver
 from ._base import from_optax as from_optax
 from ._closed_form import closed_form as closed_form
+from ._glm import bound_cg as bound_cg
 from ._closed_form import ridge_loo as ridge_loo
 from ._lbfgs import lbfgs as lbfgs
 from ._nelder_mead import NelderMeadResult as NelderMeadResult

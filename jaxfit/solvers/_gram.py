@@ -20,7 +20,7 @@ from jax.flatten_util import ravel_pytree
 
 from ..losses import squared_error
 from ..penalties import Penalty, is_weight
-from ..penalties._penalties import _elastic_value
+from ..penalties._penalties import _elastic_value, _l2_value, _zero_value
 from ._newton import solve_psd
 
 
@@ -141,6 +141,10 @@ def largest_eigenvalue(hessian, iterations: int = 50) -> jax.Array:
 def elastic_net_parts(penalty: Penalty):
     """`(l1, l2)` strengths of a jaxfit elastic-net / l1 / l2 penalty, else `None`."""
     value = penalty.value
+    if getattr(value, "func", None) is _zero_value:
+        return jnp.zeros(()), jnp.zeros(())
+    if getattr(value, "func", None) is _l2_value:
+        return jnp.zeros(()), value.keywords["strength"]
     if getattr(value, "func", None) is not _elastic_value:
         return None
     strength, ratio = value.keywords["strength"], value.keywords["l1_ratio"]
