@@ -340,16 +340,17 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
 
     def minibatch_epoch(s: _State) -> _State:
         # Batch `pos // batch_size` is the images of ranks pos..pos+batch_size-1 under a
-        # keyed permutation of [0, n_active): O(batch) per step, no sort per epoch. (Under
-        # vmap the loop carries the key per lane, so a per-epoch argsort of n is paid by
-        # every lane, even lanes that share a key.)
-        key, perm_key = jax.random.split(s.key)
+        # permutation of [0, n_active) that the key and the epoch's first step select:
+        # O(batch) per step, no sort per epoch. (Under vmap the loop carries the key per
+        # lane, so a per-epoch argsort of n was paid by every lane, even lanes that share
+        # a key.) The key is not split: the first step numbers the epoch.
         first_step = s.step
 
         def body(carry):
             s, pos = carry
             ranks = pos + jnp.arange(batch_size, dtype=jnp.int32)
-            idx = active_rows[permute(perm_key, ranks, n_active)]  # ranks >= n_active map as 0
+            # Ranks past n_active (the last batch's tail) map as 0 and get weight 0.
+            idx = active_rows[permute(s.key, ranks, n_active, first_step)]
             wb = jnp.where(ranks < n_active, weight[idx], 0.0)
             return train_step(s, X[idx], y[idx], wb), pos + batch_size
 
@@ -357,7 +358,7 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
             s, pos = carry
             return (pos < n_active) & (s.step < steps) & ~s.diverged
 
-        s, _ = jax.lax.while_loop(more, body, (s._replace(key=key), jnp.int32(0)))
+        s, _ = jax.lax.while_loop(more, body, (s, jnp.int32(0)))
         taken = jnp.arange(steps)
         in_epoch = (taken >= first_step) & (taken < s.step)
         epoch_loss = jnp.sum(jnp.where(in_epoch, s.history, 0.0)) / jnp.maximum(s.step - first_step, 1)

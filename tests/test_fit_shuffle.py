@@ -50,6 +50,13 @@ def test_permute_is_deterministic_and_keyed():
     orders = {np.asarray(run(k)).tobytes() for k in jax.random.split(jax.random.key(0), 50)}
     assert len(orders) == 50
     assert not np.array_equal(a, np.arange(n))
+    # The counter (fit passes the epoch's first step) selects other permutations.
+    by_counter = {np.asarray(permute(jax.random.key(3), jnp.arange(n), n, c)).tobytes() for c in range(50)}
+    assert len(by_counter) == 50 and a.tobytes() in by_counter  # counter 0 is the default
+    # Keys of another implementation (more words of key data) work the same way.
+    rbg = [permute(jax.random.key(s, impl="rbg"), jnp.arange(n), n) for s in (0, 1)]
+    np.testing.assert_array_equal(np.sort(rbg[0]), np.arange(n))
+    assert not np.array_equal(rbg[0], rbg[1])
 
 
 def test_permute_is_close_to_uniform():

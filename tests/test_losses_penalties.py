@@ -121,8 +121,11 @@ def test_loss_plus_penalty_gradients_match_finite_differences(x64, rng, loss_nam
 
 def test_penalty_strength_is_a_pytree_leaf():
     penalty = penalties.l2(0.5)
-    # value and prox each carry (l1_ratio, strength) as leaves
-    assert [float(x) for x in jax.tree_util.tree_leaves(penalty)] == [0.0, 0.5, 0.0, 0.5]
+    # value and prox each carry the strength as a leaf; no penalty has none
+    assert [float(x) for x in jax.tree_util.tree_leaves(penalty)] == [0.5, 0.5]
+    assert jax.tree_util.tree_leaves(penalties.none()) == []
+    elastic = penalties.elastic_net(0.5, 0.25)  # (l1_ratio, strength) in each
+    assert [float(x) for x in jax.tree_util.tree_leaves(elastic)] == [0.25, 0.5, 0.25, 0.5]
     values = jax.vmap(lambda s: penalties.l2(s).value({"w": jnp.ones(2)}))(jnp.array([0.0, 1.0, 2.0]))
     np.testing.assert_allclose(values, [0.0, 1.0, 2.0])
 

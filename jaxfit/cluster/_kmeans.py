@@ -10,35 +10,29 @@ It follows scikit-learn's `KMeans(algorithm="lloyd")` so that results can be com
 
 `n_clusters`, `n_init` and `max_iter` fix array shapes or loop bounds, so they are
 static; `key`, `tol` and the data may be traced, so a search can `vmap` over seeds or
-fold masks (passed as `sample_weight`) without recompiling. The seeding and validation
-here are shared with `_minibatch`.
+fold masks (passed as `sample_weight`) without recompiling. Seeding lives in
+`_seeding`; the validation here is shared with `_minibatch`.
 
-On a CPU the first call is mostly XLA compilation, about 10 ms per fused kernel, so
-the program is kept small as well as fast:
-
-- the restarts are an explicit leading axis `r`, so one GEMM gives every restart's
-  distances `‖x‖² − 2·x·c + ‖c‖²` (the `‖c‖²` term rides in the GEMM on a column of
-  ones appended to the data), one more every cluster's sums and counts, and the final
-  E-step is the loop's own last pass rather than a copy of it;
-- k-means++ draws by a two-level inverse CDF (block masses, then within one block)
-  whose prefix sums are small triangular GEMMs: a cumulative sum over all samples
-  compiles to a tree of some thirty kernels;
-- the uniforms are Threefry-2x32 written out (`_uniform`, bit for bit
-  `jax.random.uniform`): JAX's CPU lowering rolls it into a loop of ten kernels.
+On a CPU a first call is mostly XLA compilation, about 10 ms per fused kernel, so the
+program is kept small as well as fast (see also `_seeding`): the restarts are an
+explicit leading axis, so one GEMM gives every restart's distances, one more every
+cluster's sums and counts; the final E-step is the loop's own last pass rather than a
+copy of it; small reductions are GEMMs with constant matrices; and `jaxfit._compile`
+asks XLA for its cheaper CPU kernel emitter.
 """
 
 from __future__ import annotations
 
-import math
-from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _compile
 from .._validation import as_array, check_choice, check_int, check_key, check_scalar, is_traced
-from ..metrics._clustering import _check_centers, _check_sample_weight, _nearest, _ones_if_none
+from ..metrics._clustering import _check_centers, _check_sample_weight, _nearest
+from ._seeding import _augment, _seed, _seed_size, _uniform
 
 _INITS = ("k-means++", "random")
 
@@ -59,163 +53,6 @@ class KMeansResult(NamedTuple):
     inertia: jax.Array
     n_iter: jax.Array
     converged: jax.Array
-
-
-# --------------------------------------------------------------------------- randomness
-
-
-def _threefry2x32(k1, k2, x1, x2):
-    """Threefry-2x32, 20 rounds (Salmon et al., 2011), unrolled: one fused kernel."""
-    ks = (k1, k2, k1 ^ k2 ^ np.uint32(0x1BD11BDA))
-    x1, x2 = x1 + ks[0], x2 + ks[1]
-    for i in range(5):
-        for rot in ((13, 15, 26, 6), (17, 29, 16, 24))[i % 2]:
-            x1 = x1 + x2
-            x2 = ((x2 << np.uint32(rot)) | (x2 >> np.uint32(32 - rot))) ^ x1
-        x1 = x1 + ks[(i + 1) % 3]
-        x2 = x2 + ks[(i + 2) % 3] + np.uint32(i + 1)
-    return x1, x2
-
-
-def _uniform(key, size, dtype):
-    """`jax.random.uniform(key, (size,), dtype)`, bit for bit, in one kernel.
-
-    Other key implementations (or the legacy non-partitionable Threefry) go through
-    `jax.random.uniform` itself.
-    """
-    if str(jax.random.key_impl(key)) != "threefry2x32" or not jax.config.jax_threefry_partitionable:
-        return jax.random.uniform(key, (size,), dtype)
-    k = jax.random.key_data(key)
-    count = jax.lax.iota(jnp.uint32, size)  # the low words of a 64-bit counter; high words 0
-    b1, b2 = _threefry2x32(k[0], k[1], jnp.zeros_like(count), count)
-    if jnp.dtype(dtype).itemsize == 8:
-        bits = (b1.astype(jnp.uint64) << np.uint64(32)) | b2.astype(jnp.uint64)
-        one, shift = np.float64(1.0).view(np.uint64), np.uint64(12)
-    else:
-        bits, one, shift = b1 ^ b2, np.float32(1.0).view(np.uint32), np.uint32(9)
-    return jax.lax.bitcast_convert_type((bits >> shift) | one, dtype) - jnp.asarray(1.0, dtype)
-
-
-# --------------------------------------------------------------------------- data layout
-
-
-class _Data(NamedTuple):
-    """The centered data as every step of the fit reads it.
-
-    Rows are padded with zeros (weight 0) to `size²` samples, so that the k-means++
-    sampler can view any `[r, n]` row as `size × size` blocks without copying.
-    """
-
-    Xa: jax.Array  # [size², d + 3]: x - mean, 1, ‖x - mean‖², w (zeros on padding rows)
-    w: jax.Array  # [size²] weights, 0 on padding rows
-    size: int  # block size of the sampler, ceil(√n)
-
-
-def _augment(Xc, w):
-    """`_Data` from centered data `[n, d]` and weights `[n]`.
-
-    With rows `[x, 1, ‖x‖², w]`, one GEMM gives squared distances to any points `y`,
-    `‖x - y‖² - ‖x‖² = [x, 1, ‖x‖², w]·[-2y, ‖y‖², 0, 0]`; one GEMM with the weighted
-    memberships gives each cluster's `Σw·x`, `Σw` and `Σw·‖x‖²` (means, and the
-    total variance that scales `tol`), and one with per-sample values their weighted
-    sum (a GEMM rather than a matrix-vector product, which XLA's CPU backend would
-    compile as a kernel of its own).
-    """
-    n = Xc.shape[0]
-    size = math.isqrt(n - 1) + 1
-    x_sq = jnp.sum(Xc * Xc, axis=1, keepdims=True)
-    Xa = jnp.concatenate([Xc, jnp.ones_like(x_sq), x_sq, w[:, None]], axis=1)
-    return _Data(jnp.pad(Xa, ((0, size**2 - n), (0, 0))), jnp.pad(w, (0, size**2 - n)), size)
-
-
-# --------------------------------------------------------------------------- seeding
-
-
-def _count(mask, dtype):
-    """Number of True along the last axis, as a float sum (XLA's CPU backend hands
-    large float reductions to a library, but compiles integer ones)."""
-    return jnp.sum(mask, axis=-1, dtype=dtype).astype(jnp.int32)
-
-
-def _sample(u, p, size, fallback):
-    """Indices `[r, t]` drawn with probability proportional to the rows of `p` `[r, size²]`.
-
-    Inverse CDF in two levels: the block of `size` samples whose running mass first
-    exceeds `u · total`, then the sample within it, each running sum a small GEMM
-    with a triangle of ones (a cumulative sum over all samples would compile to a
-    tree of some thirty kernels). Such running sums never decrease (each adds the
-    same terms in the same order, and zeros exactly), so the first one past the
-    threshold is the count of those at or below it, and its sample has `p > 0`.
-    When no mass is left (every sample already a center) or rounding leaves a
-    threshold unmet, `fallback` (a sample of positive weight) stands in.
-    """
-    r = p.shape[0]
-    upper = np.triu(np.ones((size, size), p.dtype))  # v @ upper: v's running sum
-    P = p.reshape(r, size, size)
-    upto = jnp.sum(P, axis=2) @ upper  # [r, m], running mass to each block's end
-    thr = u * upto[:, -1:]  # [r, t]
-    blk = _count(upto[:, None, :] <= thr[..., None], p.dtype)  # [r, t]
-    row = np.arange(r)[:, None]
-    before = jnp.where(blk > 0, upto[row, blk - 1], 0.0)  # mass of the blocks before
-    inner = P[row, jnp.minimum(blk, size - 1)]  # [r, t, size]
-    pos = _count(inner @ upper <= (thr - before)[..., None], p.dtype)
-    return jnp.where((blk < size) & (pos < size), blk * size + pos, fallback).astype(jnp.int32)
-
-
-def _n_trials(n_clusters):
-    return 2 + int(math.log(n_clusters))
-
-
-def _kmeans_plusplus(u, data, n_clusters, fallback):
-    """Greedy k-means++ (scikit-learn's): `2 + log(k)` D² candidates per center.
-
-    Each new center is the candidate that most lowers the weighted potential; the
-    first is the first candidate drawn by weight alone. One loop covers all centers
-    and all restarts. `u` holds the uniforms `[r, k, n_trials]`. Returns the indices
-    of the chosen samples `[r, k]`.
-    """
-    Xa, w, size = data
-    r, _, t = u.shape
-    d = Xa.shape[1] - 3
-    # A candidate's row [y, 1, ‖y‖², w] times `scale`, plus its ‖y‖² at `d`: [-2y, ‖y‖², 0, 0].
-    scale = np.r_[np.full(d, -2.0), 0.0, 0.0, 0.0].astype(Xa.dtype)
-    at_d = np.arange(d + 3) == d
-
-    def add_center(c, carry):
-        # q: weight times squared distance to the closest center so far (w at first).
-        chosen, q = carry  # [r, k] int32, [r, size²]
-        cand = _sample(u[:, c], q, size, fallback)  # [r, t]
-        rows = Xa[cand]  # [r, t, d + 3]
-        coef = rows * scale + jnp.where(at_d, rows[..., d + 1:d + 2], 0.0)
-        dist = w * jnp.maximum(coef @ Xa.T + Xa[:, d + 1], 0.0)  # [r, t, size²]
-        dist = jnp.where(c == 0, dist, jnp.minimum(q[:, None, :], dist))
-        best = jnp.where(c == 0, 0, jnp.argmin(jnp.sum(dist, axis=2), axis=1))[:, None]  # [r, 1]
-        q = jnp.take_along_axis(dist, best[..., None], axis=1)[:, 0]
-        pick = jnp.take_along_axis(cand, best, axis=1)
-        return jnp.where(np.arange(n_clusters) == c, pick, chosen), q
-
-    start = (jnp.zeros((r, n_clusters), jnp.int32), jnp.broadcast_to(w, (r, size**2)))
-    return jax.lax.fori_loop(0, n_clusters, add_center, start)[0]
-
-
-def _seed_size(init, n, n_clusters):
-    """How many uniforms one seeding of `n` samples consumes."""
-    return n_clusters * _n_trials(n_clusters) if init == "k-means++" else n
-
-
-def _seed(u, data, n_clusters, init, fallback=0):
-    """Initial centers `[r, k, d]` from uniforms `u` `[r, _seed_size(...)]`.
-
-    `fallback` is a sample of positive weight (see `_sample`).
-    """
-    if init == "k-means++":
-        idx = _kmeans_plusplus(u.reshape(u.shape[0], n_clusters, -1), data, n_clusters, fallback)
-    else:
-        # "random": k distinct samples with probability proportional to weight, by the
-        # Gumbel top-k trick (jax.random.choice's method); weight 0 gives -inf, never kept.
-        n = u.shape[1]
-        _, idx = jax.lax.top_k(jnp.log(data.w[:n]) - jnp.log(-jnp.log(u)), n_clusters)
-    return data.Xa[idx, :-3]
 
 
 # --------------------------------------------------------------------------- Lloyd
@@ -255,9 +92,8 @@ class _LloydState(NamedTuple):
     centers: jax.Array  # [r, k, d]
     previous: jax.Array  # [r, k, d] centers before the last M-step
     labels: jax.Array  # [r, n] int32, of the last E-step
-    inertia: jax.Array  # [r] of the last E-step
-    n_iter: jax.Array  # [r] int32, M-steps taken
-    status: jax.Array  # [r] int32: 0 running, 1 stopped, 2 stopped and converged
+    totals: jax.Array  # [r, d + 3] Σ (distance to the nearest center)·[x, 1, ‖x‖², w]
+    n_iter: jax.Array  # [r, 2] int32: M-steps taken; 0 running, 1 stopped, 2 converged
 
 
 def _lloyd(data, centers, tol, max_iter):
@@ -273,16 +109,26 @@ def _lloyd(data, centers, tol, max_iter):
     reductions over k are then vectorized along n, several times faster than with k
     last.
     """
-    Xa, w, _ = data
+    Xa, w = data.Xa, data.w
     n, d = Xa.shape[0], Xa.shape[1] - 3
     r, k, _ = centers.shape
     j = np.arange(k)
-    # Row sums of `[‖c‖²], [‖c - previous‖²]` as a GEMM (XLA compiles small reductions).
-    ones = np.ones((d, 2), Xa.dtype)
+    # Small reductions are GEMMs with constant matrices: XLA's CPU backend hands GEMMs
+    # to a library but compiles each small reduction (two kernels past 32 terms). The
+    # matrices are not uniform: XLA would turn a matrix of ones into a kernel of its own.
+    # `by_cluster` sums a run's `[k, d]` values per cluster (columns < k) and in all.
+    by_cluster = np.concatenate([np.repeat(np.eye(k, dtype=Xa.dtype), d, axis=0),
+                                 np.ones((k * d, 1), Xa.dtype)], axis=1)  # [k·d, k + 1]
+    # `totals` sums Σw (at d) and Σw·‖x‖² (at d + 1) over clusters: all samples' weight
+    # and sum of squares.
+    totals = np.zeros((k, d + 3, 2), Xa.dtype)
+    totals[:, d, 0] = totals[:, d + 1, 1] = 1.0
+    totals = totals.reshape(k * (d + 3), 2)
 
     def step(s: _LloydState) -> _LloydState:
-        sq = (jnp.stack([s.centers, s.centers - s.previous]) ** 2 @ ones)[..., 0]  # [2, r, k]
-        coef = jnp.concatenate([-2.0 * s.centers, sq[0][..., None],
+        # ‖c‖² per cluster, and each run's squared center shift of the last M-step.
+        sq = (jnp.stack([s.centers, s.centers - s.previous]) ** 2).reshape(2 * r, k * d) @ by_cluster
+        coef = jnp.concatenate([-2.0 * s.centers, sq[:r, :k, None],
                                 jnp.zeros((r, k, 2), Xa.dtype)], axis=2)  # [r, k, d + 3]
         score = (coef.reshape(r * k, d + 3) @ Xa.T).reshape(r, k, n)  # ‖x - c‖² - ‖x‖²
         labels = jnp.argmin(score, axis=1).astype(jnp.int32)  # [r, n]
@@ -290,33 +136,35 @@ def _lloyd(data, centers, tol, max_iter):
         far_key = jnp.where(w > 0, jnp.maximum(Xa[:, d + 1] + jnp.min(score, axis=1), 0.0), -1.0)
         member = jnp.where(labels[:, None, :] == j[:, None], w, 0.0).reshape(r * k, n)
         sums = (member @ Xa).reshape(r, k, d + 3)  # Σw·x, Σw, Σw·‖x‖², Σw² per cluster
-        # The mean feature variance, the unit of `tol`, from the sums (any run's).
-        unit = jnp.sum(sums[..., d + 1], axis=1) / (jnp.sum(sums[..., d], axis=1) * d)
-        running = s.status == 0
-        small = (s.n_iter > 0) & (jnp.sum(sq[1], axis=1) <= tol * unit)
-        stop = ~running | small | (s.n_iter >= max_iter)
+        # `tol` is relative to the mean feature variance, Σw·‖x‖² / (Σw·d) (any run's).
+        weight, squares = (sums.reshape(r, k * (d + 3)) @ totals).T
+        n_iter, status = s.n_iter[:, 0], s.n_iter[:, 1]
+        running = status == 0
+        small = (n_iter > 0) & (sq[r:, k] * weight * d <= tol * squares)
+        stop = ~running | small | (n_iter >= max_iter)
+        status = jnp.where(running, stop.astype(jnp.int32) + small.astype(jnp.int32), status)
 
         sums = _relocate_empty(Xa, labels, far_key, sums)
         counts = sums[..., d:d + 1]
         new = jnp.where(counts > 0, sums[..., :d] / jnp.where(counts > 0, counts, 1.0), s.centers)
         return _LloydState(jnp.where(stop[:, None, None], s.centers, new), s.centers, labels,
-                           (far_key @ Xa)[:, -1], s.n_iter + (~stop).astype(jnp.int32),
-                           jnp.where(running, stop.astype(jnp.int32) + small.astype(jnp.int32),
-                                     s.status))
+                           far_key @ Xa, jnp.stack([n_iter + (~stop).astype(jnp.int32), status], axis=1))
 
-    zeros = jnp.zeros(r, jnp.int32)
-    start = _LloydState(centers, centers, jnp.zeros((r, n), jnp.int32), jnp.zeros(r, Xa.dtype),
-                        zeros, zeros)
-    return jax.lax.while_loop(lambda s: jnp.min(s.status) == 0, step, start)
+    start = _LloydState(centers, centers, jnp.zeros((r, n), jnp.int32),
+                        jnp.zeros((r, d + 3), Xa.dtype), jnp.zeros((r, 2), jnp.int32))
+    return jax.lax.while_loop(lambda s: jnp.min(s.n_iter[:, 1]) == 0, step, start)
 
 
-@partial(jax.jit, static_argnames=("n_clusters", "init", "n_init", "max_iter"))
+@_compile.jit(static_argnames=("n_clusters", "init", "n_init", "max_iter"))
 def _kmeans(X, w, key, init_centers, tol, *, n_clusters, init, n_init, max_iter):
     n = X.shape[0]
-    if w is None:  # unit weights: sums in Python, which XLA would otherwise fold slowly
+    # `fallback`: a sample of positive weight (see `_seeding._sample`). For unit weights
+    # it and the total weight are known here; computed from a constant `w`, XLA would
+    # evaluate them while compiling, element by element (seconds for an argmax).
+    if w is None:
         fallback, mean = 0, jnp.sum(X, axis=0) / n
         w = jnp.ones(n, X.dtype)
-    else:  # the first sample of positive weight: see `_sample`
+    else:
         fallback, mean = jnp.argmax(w > 0), (w @ X) / jnp.sum(w)
     data = _augment(X - mean, w)
     if init == "array":
@@ -328,10 +176,11 @@ def _kmeans(X, w, key, init_centers, tol, *, n_clusters, init, n_init, max_iter)
     # Runs that reach the same partition differ in inertia by rounding alone, and
     # by a different rounding in a batched or a looped call: the first of the runs
     # within that margin of the smallest inertia is kept.
+    inertia = s.totals[:, -1]  # Σ w·(distance to the nearest center)
     margin = 100 * jnp.finfo(X.dtype).eps
-    best = jnp.argmax(s.inertia <= jnp.min(s.inertia) * (1 + margin))
-    return KMeansResult(s.centers[best] + mean, s.labels[best, :n], s.inertia[best],
-                        s.n_iter[best], s.status[best] == 2)
+    best = jnp.argmax(inertia <= jnp.min(inertia) * (1 + margin))
+    return KMeansResult(s.centers[best] + mean, s.labels[best, :n], inertia[best],
+                        s.n_iter[best, 0], s.n_iter[best, 1] == 2)
 
 
 # --------------------------------------------------------------------------- validation
@@ -367,7 +216,9 @@ def _check_inputs(X, n_clusters, key, init, sample_weight, tol, max_iter, *, ran
         # Lloyd from a given start needs no randomness; mini-batches always do.
         if key is not None or random_steps:
             key = check_key(key, default=None)
-    return X, n_clusters, w, key, init_centers, jnp.asarray(tol, X.dtype), max_iter
+    # A NumPy scalar unless traced: jnp.asarray would compile a conversion on first use.
+    tol = jnp.asarray(tol, X.dtype) if is_traced(tol) else np.asarray(tol, X.dtype)
+    return X, n_clusters, w, key, init_centers, tol, max_iter
 
 
 # --------------------------------------------------------------------------- public
@@ -382,8 +233,8 @@ def kmeans(X, n_clusters: int, *, key=None, n_init: int = 10, init="k-means++",
       n_clusters: number of clusters k (static), `1 <= k <= n`.
       key: a PRNG key (`jax.random.key(seed)`) for the initialization; required unless
         `init` is an array. May be traced: `jax.vmap` over keys fits several seeds.
-      n_init: restarts from independent seedings, run side by side under `vmap`; the
-        one with the smallest inertia is kept. Ignored when `init` is an array.
+      n_init: restarts from independent seedings, run side by side in one program;
+        the one with the smallest inertia is kept. Ignored when `init` is an array.
       init: "k-means++" (greedy D² seeding, as scikit-learn), "random" (k distinct
         samples drawn by weight), initial centers `[k, d]`, or a stack of them
         `[r, k, d]` to run r restarts from given starts.

@@ -15,7 +15,8 @@ import jax.numpy as jnp
 
 from .._validation import check_int, check_scalar
 from ..metrics._clustering import _inertia_of_labels, _nearest, _ones_if_none, _sq_distances
-from ._kmeans import KMeansResult, _augment, _check_inputs, _seed, _seed_size
+from ._kmeans import KMeansResult, _check_inputs
+from ._seeding import _augment, _seed, _seed_size
 
 
 def _draw(key, cdf, size):

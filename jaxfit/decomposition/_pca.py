@@ -15,12 +15,13 @@ and ratios can be compared entry by entry:
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from .. import _compile
 from .._validation import as_array, check_choice, check_int, check_key, check_weights
 
 _SOLVERS = ("auto", "full", "covariance_eigh", "randomized")
@@ -95,32 +96,37 @@ def _randomized_svd(key, A, n_components, n_oversamples, n_iter):
     return S[:n_components], Vt[:n_components]
 
 
-@partial(jax.jit, static_argnames=("n_components", "solver", "n_oversamples", "n_iter"))
+@_compile.jit(static_argnames=("n_components", "solver", "n_oversamples", "n_iter"))
 def _pca(X, w, key, *, n_components, solver, n_oversamples, n_iter):
     # Frequency weights: a 0/1 mask gives the PCA of the masked rows, so a PCA can be
-    # fitted on one fold's training rows inside a vmapped search (no leakage).
-    n = jnp.sum(w)
-    mean = (w @ X) / n
-    Xc = (X - mean) * jnp.sqrt(w)[:, None]
+    # fitted on one fold's training rows inside a vmapped search (no leakage). Unit
+    # weights (None) skip the weighting: on the CPU a program compiles about 10 ms per
+    # fused kernel, more than this fit takes to run.
+    if w is None:
+        n = X.shape[0]
+        mean = jnp.sum(X, axis=0) / n
+        Xc = X - mean
+    else:
+        n = jnp.sum(w)
+        mean = (w @ X) / n
+        Xc = (X - mean) * jnp.sqrt(w)[:, None]
+    if solver == "covariance_eigh":
+        # The d × d scatter matrix of the centered data (centering first, rather than
+        # subtracting n·mean·meanᵀ from XᵀX as scikit-learn does, avoids cancellation
+        # when the mean is large), then its eigenvectors, in ascending order. LAPACK
+        # reads one triangle of the symmetric matrix, so no symmetrizing pass.
+        eigvecs, eigvals = jax.lax.linalg.eigh(Xc.T @ Xc, symmetrize_input=False)
+        top = jnp.maximum(eigvals[:-n_components - 1:-1], 0.0)  # rounding can dip below 0
+        return (mean, _svd_flip(eigvecs[:, :-n_components - 1:-1].T), top / (n - 1),
+                top / jnp.sum(jnp.maximum(eigvals, 0.0)), jnp.sqrt(top))
     if solver == "full":
         _, S, Vt = jnp.linalg.svd(Xc, full_matrices=False)
-        variance = S**2 / (n - 1)
-        total = jnp.sum(variance)
-    elif solver == "covariance_eigh":
-        # Centering first (rather than subtracting n·mean·meanᵀ from XᵀX, as
-        # scikit-learn does) avoids cancellation when the mean is large.
-        eigvals, eigvecs = jnp.linalg.eigh(Xc.T @ Xc / (n - 1))
-        variance = jnp.maximum(eigvals[::-1], 0.0)  # rounding can dip below zero
-        Vt = eigvecs[:, ::-1].T
-        S = jnp.sqrt(variance * (n - 1))
-        total = jnp.sum(variance)
+        total = jnp.sum(S**2)
     else:
         S, Vt = _randomized_svd(key, Xc, n_components, n_oversamples, n_iter)
-        variance = S**2 / (n - 1)
-        total = jnp.sum(Xc * Xc) / (n - 1)  # the sketch does not see every direction
-    Vt = _svd_flip(Vt[:n_components])
-    variance = variance[:n_components]
-    return mean, Vt, variance, variance / total, S[:n_components]
+        total = jnp.sum(Xc * Xc)  # the sketch does not see every direction
+    S = S[:n_components]
+    return mean, _svd_flip(Vt[:n_components]), S**2 / (n - 1), S**2 / total, S
 
 
 def _auto_solver(n, d, n_components):
@@ -175,10 +181,12 @@ def pca(X, n_components: int, *, whiten: bool = False, solver: str = "auto", key
     check_choice(solver, "solver", _SOLVERS)
     if solver == "auto":
         solver = _auto_solver(n, d, n_components)
-    key = check_key(key, default=0)
+    # The default key is made only where it is used: creating one compiles a program.
+    key = check_key(key, default=0) if solver == "randomized" or key is not None else None
     n_oversamples = check_int(n_oversamples, "n_oversamples", minimum=0)
     n_iter = check_int(n_iter, "n_iter", minimum=0)
-    w = jnp.ones(n, X.dtype) if sample_weight is None else check_weights(sample_weight, n).astype(X.dtype)
+    w = None if sample_weight is None else check_weights(sample_weight, n).astype(X.dtype)
     fitted = _pca(X, w, key, n_components=n_components, solver=solver,
                   n_oversamples=n_oversamples, n_iter=n_iter)
-    return PCA(*fitted, whiten=jnp.asarray(whiten))
+    # device_put: jnp.asarray of a Python bool compiles a small program on first use.
+    return PCA(*fitted, whiten=jax.device_put(np.asarray(whiten)))
