@@ -1,6 +1,7 @@
 """k-means (Lloyd and mini-batch) and the clustering metrics against scikit-learn."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans, MiniBatchKMeans
@@ -245,3 +246,27 @@ KEY = jax.random.key(0)
 def test_bad_input(fn, args, kwargs, error, match):
     with pytest.raises(error, match=match):
         fn(*args, **kwargs)
+
+
+@pytest.mark.parametrize("size", [1, 7, 1000])
+def test_seeding_uniform_equals_jax_random_uniform(size):
+    from jaxfit.cluster import _seeding
+
+    for seed in (0, 123):
+        key = jax.random.key(seed)
+        np.testing.assert_array_equal(_seeding._uniform(key, size, jnp.float32),
+                                      jax.random.uniform(key, (size,), jnp.float32))
+
+
+def test_seeding_sample_follows_its_weights_and_skips_zero_weight():
+    from jaxfit.cluster import _seeding
+
+    size = 8
+    rng = np.random.default_rng(0)
+    p = rng.random(size * size).astype(np.float32)
+    p[rng.random(size * size) < 0.4] = 0.0  # zero-weight samples are never drawn
+    u = jnp.asarray(rng.random((1, 20_000)), jnp.float32)
+    idx = np.asarray(_seeding._sample(u, jnp.asarray(p)[None], size, fallback=-1))[0]
+    assert (idx >= 0).all() and (p[idx] > 0).all()
+    freq = np.bincount(idx, minlength=size * size) / idx.size
+    np.testing.assert_allclose(freq, p / p.sum(), atol=0.012)
