@@ -172,6 +172,13 @@ def compile_in_two_processes(module: str, quick: bool, cache_root: str | None = 
     return out
 
 
+def first_call_line(label: str, f: dict, digits: int = 3) -> str:
+    """One line on `compile_in_two_processes`'s figures, for the printed tables."""
+    return (f"{label}'s first call: {f['first_process_s']:.{digits}f} s in a fresh process "
+            f"(compilation {f['compile_first_s']:.{digits}f} s), {f['second_process_s']:.{digits}f} s "
+            f"with the persistent cache warm (compilation {f['compile_second_s']:.{digits}f} s)")
+
+
 def _child(argv=None) -> None:
     parser = argparse.ArgumentParser(description="time jaxfit's first calls in this fresh process")
     parser.add_argument("module")

@@ -235,10 +235,7 @@ def print_table(r: dict) -> None:
     for name, m in r["methods"].items():
         print(f"{name:<40}{m['seconds']:>9.3f}{m['speedup']:>10.2f}{100 * m['best_accuracy']:>15.2f}"
               f"  {'void' if m['void'] else 'ok'}")
-    f = r["fresh_process"]
-    print(f"jaxfit's first call: {f['first_process_s']:.2f} s in a fresh process (compilation "
-          f"{f['compile_first_s']:.2f} s); {f['second_process_s']:.2f} s with the persistent cache "
-          f"warm (compilation {f['compile_second_s']:.2f} s)")
+    print(_common.first_call_line("jaxfit", r["fresh_process"], digits=2))
     print(f"jaxfit: {r['gflop']:.1f} GFLOP in {r['methods']['jaxfit search']['seconds']:.3f} s "
           f"= {r['gflops']:.1f} GFLOP/s")
 

@@ -155,10 +155,7 @@ def print_table(r: dict) -> None:
     for name, m in r["methods"].items():
         print(f"{name:<30}{m['seconds']:>9.4f}{m['us_per_step']:>9.2f}{m['ratio_to_fit']:>8.2f}"
               f"{m['final_loss']:>14.6g}  {'void' if m['void'] else 'ok'}")
-    f = r["fresh_process"]
-    print(f"fit's first call: {f['first_process_s']:.3f} s in a fresh process "
-          f"(compilation {f['compile_first_s']:.3f} s), {f['second_process_s']:.3f} s with the "
-          f"persistent cache warm (compilation {f['compile_second_s']:.3f} s)")
+    print(_common.first_call_line("fit", r["fresh_process"]))
 
 
 def main(argv=None) -> None:

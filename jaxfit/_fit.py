@@ -147,16 +147,16 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
     outputs = _check_model_fits(model, loss, None if params is None else _spec(params),
                                 _spec(X), _spec(y))
     _check_labels(loss, y, outputs)
+    loop_tol = -1.0 if tol is None else float(tol)  # static; negative: run every step
     # Defaults (weights, key, initial params) are made inside the compiled loop: built
     # here, each would be a separate dispatch on every call.
     if isinstance(solver, _glm.BoundCG):
         _glm.check_supported(model, loss, penalty, batch_size, validation_weight)
-        result = _glm.fit_loop(loss, steps, -1.0 if tol is None else float(tol), X, y,
-                               sample_weight, params, _glm.l2_strength(penalty), key,
-                               progress=_progress.wanted())
+        result = _glm.fit_loop(loss, steps, loop_tol, X, y, sample_weight, params,
+                               _glm.l2_strength(penalty), key, progress=_progress.wanted())
     else:
-        result = _fit_loop(model, loss, solver, steps, batch_size, -1.0 if tol is None else float(tol),
-                           patience, X, y, sample_weight,
+        result = _fit_loop(model, loss, solver, steps, batch_size, loop_tol, patience, X, y,
+                           sample_weight,
                            None if validation_weight is None else validation_weight.astype(X.dtype),
                            key, params, penalty, progress=_progress.wanted())
     if not is_traced(result.n_steps):

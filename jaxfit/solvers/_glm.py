@@ -131,6 +131,10 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
         g = jnp.concatenate([r @ X + lam * w, jnp.sum(r)[None]])
         return value, g, curvature
 
+    def finite_and_done(value, g):
+        ok = jnp.isfinite(value) & jnp.all(jnp.isfinite(g))
+        return ok, ok & (jnp.max(jnp.abs(g)) <= tol)
+
     # The losses are separable, so the gradient of their sum is each sample's residual.
     per_sample_residual = jax.grad(lambda z: jnp.sum(loss(z, y)))
 
@@ -160,7 +164,7 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
                                         + jitter * jnp.dot(direction, direction))
         w, b, z = s.w + t * dw, s.b + t * db, s.z + t * u
         value, g, curvature = at(w, z)
-        ok = jnp.isfinite(value) & jnp.all(jnp.isfinite(g))
+        ok, done = finite_and_done(value, g)
         # The bound's step descends by construction, so only rounding could make it look
         # otherwise: it is always taken. A Newton step is refused if it rose beyond rounding.
         rounding = 16 * jnp.finfo(dtype).eps * jnp.abs(s.value)
@@ -173,16 +177,16 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
                       keep(h, s.h), keep(direction, s.direction),
                       jnp.where(accept & jnp.isfinite(momentum), momentum, s.momentum),
                       ~accept, s.history.at[s.step].set(s.value),
-                      accept & (jnp.max(jnp.abs(g)) <= tol),
+                      accept & done,
                       ~ok & s.cautious)  # even the bound's step failed: non-finite data
 
     w, b = params["w"].astype(dtype), params["b"].astype(dtype)
     z = X @ w + b
     value, g, curvature = at(w, z)
-    ok = jnp.isfinite(value) & jnp.all(jnp.isfinite(g))
+    ok, done = finite_and_done(value, g)
     state = _State(jnp.int32(0), w, b, z, curvature, value, g, precondition(g), jnp.zeros_like(g),
                    jnp.zeros((), dtype), jnp.bool_(False), jnp.full((steps,), jnp.nan, dtype),
-                   ok & (jnp.max(jnp.abs(g)) <= tol), ~ok)
+                   done, ~ok)
     running = lambda s: (s.step < steps) & ~s.converged & ~s.diverged
     if progress:  # a search showing step progress (see jaxfit._progress)
         step = _progress.report_steps(step, running, steps)
