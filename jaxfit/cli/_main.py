@@ -24,6 +24,9 @@ def default_cache_dir() -> str:
     return os.path.join(base, "jaxfit", "xla")
 
 
+MIN_CACHED_COMPILE_S = 0.1  # programs compiled faster than this are not worth a file
+
+
 def _enable_cache(args) -> None:
     if args.no_cache:
         return
@@ -36,6 +39,9 @@ def _enable_cache(args) -> None:
         print(f"jaxfit: note: compilation cache off ({err})", file=sys.stderr)
         return
     jax.config.update("jax_compilation_cache_dir", path)
+    # JAX keeps only programs that took a second or more to compile; jaxfit's take
+    # 0.1-1 s each on CPU, and a run compiles several.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_S)
 
 
 class _Parser(argparse.ArgumentParser):
