@@ -5,7 +5,9 @@ jaxfit's loops than the classic emitters, for the same run time (measured on the
 W1 search program: 1.65 s against 2.5-2.8 s to compile, 0.27-0.34 s to run either
 way), and compilation is most of what a first call waits for. So jaxfit's own
 programs ask for the classic emitters on CPU; other backends get XLA's defaults.
-An XLA that no longer knows the option is probed once and left to its defaults.
+An XLA that no longer knows the option refuses it at the first compilation; from
+then on programs compile with the defaults (no probe compilation up front: in a
+fresh process that cost ~20 ms, a tenth of a cold PCA).
 """
 
 from __future__ import annotations
@@ -14,28 +16,36 @@ import functools
 from typing import Any, Callable
 
 import jax
-import numpy as np
 
 _CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+_refused: set[str] = set()  # platforms whose XLA refused the options
 
 
-@functools.cache
 def options(platform: str) -> dict[str, Any] | None:
     """Compiler options for programs that run on `platform` ("cpu", "gpu", ...)."""
-    if platform != "cpu":
-        return None
-    try:  # a trivial program tells whether this XLA accepts the options
-        jax.jit(lambda x: x + 1, compiler_options=_CPU_OPTIONS).lower(np.float32(0)).compile()
-    except Exception:  # noqa: BLE001 (any refusal means: use the defaults)
-        return None
-    return dict(_CPU_OPTIONS)
+    return dict(_CPU_OPTIONS) if platform == "cpu" and platform not in _refused else None
+
+
+def _is_refusal(error: Exception) -> bool:
+    return isinstance(error, jax.errors.JaxRuntimeError) and "compile option" in str(error)
+
+
+def compile(lowered: jax.stages.Lowered, platform: str) -> jax.stages.Compiled:
+    """`lowered.compile` with `options(platform)`, or XLA's defaults if it refuses them."""
+    try:
+        return lowered.compile(options(platform))
+    except jax.errors.JaxRuntimeError as error:
+        if not _is_refusal(error):
+            raise
+        _refused.add(platform)
+        return lowered.compile()
 
 
 def jit(fun: Callable | None = None, **kwargs) -> Callable:
     """`jax.jit` with `options` for the default backend, chosen at the first call."""
     if fun is None:
         return functools.partial(jit, **kwargs)
-    by_backend: dict[str, Callable] = {}
+    by_backend: dict[str | None, Callable] = {}
 
     @functools.wraps(fun)
     def call(*args, **kw):
@@ -46,7 +56,14 @@ def jit(fun: Callable | None = None, **kwargs) -> Callable:
         if backend not in by_backend:
             by_backend[backend] = jax.jit(
                 fun, compiler_options=None if traced else options(backend), **kwargs)
-        return by_backend[backend](*args, **kw)
+        try:
+            return by_backend[backend](*args, **kw)
+        except jax.errors.JaxRuntimeError as error:
+            if backend is None or not _is_refusal(error):
+                raise
+            _refused.add(backend)
+            by_backend[backend] = jax.jit(fun, **kwargs)
+            return by_backend[backend](*args, **kw)
 
     call._cache_size = lambda: sum(f._cache_size() for f in by_backend.values())  # for tests
     return call

@@ -171,12 +171,21 @@ def check_choice(value: Any, name: str, choices) -> Any:
     return value
 
 
+def host_key(seed: int) -> jax.Array:
+    """`jax.random.key(seed)`, built on the host when the default PRNG is threefry: the
+    same key without compiling the seeding function (~60 ms in a fresh process)."""
+    seed = int(seed)
+    if jax.config.jax_default_prng_impl != "threefry2x32" or not 0 <= seed < 2**31:
+        return jax.random.key(seed)
+    return jax.random.wrap_key_data(np.array([0, seed], np.uint32))  # threefry's seed words
+
+
 def check_key(key: Any, name: str = "key", *, default: int | None = 0) -> jax.Array:
     """A typed PRNG key. Raw uint32[2] keys are wrapped; None gives `jax.random.key(default)`."""
     if key is None:
         if default is None:
             raise ValueError(f"`{name}` is required: pass jax.random.key(seed).")
-        return jax.random.key(default)
+        return host_key(default)
     if isinstance(key, numbers.Integral) and not isinstance(key, bool):
         raise TypeError(f"`{name}` must be a JAX PRNG key; got the integer {key}. "
                         f"Pass jax.random.key({key}).")

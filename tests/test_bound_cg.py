@@ -6,6 +6,7 @@ import numpy as np
 import optax
 import pytest
 import scipy.optimize
+import scipy.special
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 
@@ -139,3 +140,21 @@ def test_reports_its_steps_when_a_search_shows_progress(cancer):
         jax.effects_barrier()
     assert bool(result.converged)
     assert reported.latest() == (500, 500)  # a finished loop reports all its steps done
+
+
+@pytest.mark.parametrize("label", [0.0, 1.0])
+def test_hand_derived_cross_entropy_parts_match_float64(label):
+    """The solver's one-exponential loss, residual and curvature of the logistic loss
+    agree with float64 closed forms, and stay finite far into the tails."""
+    from jaxfit.solvers._glm import _bce_parts
+
+    z = np.concatenate([np.linspace(-30, 30, 601), [-1e4, 1e4]])
+    value, residual, curvature = _bce_parts(jnp.asarray(z, jnp.float32), jnp.float32(label))
+    sigma = scipy.special.expit(z)
+    np.testing.assert_allclose(value, np.logaddexp(0, z) - label * z, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(residual, sigma - label, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(curvature, sigma * scipy.special.expit(-z), rtol=1e-5, atol=1e-30)
+    # The same values as the loss the rest of jaxfit uses.
+    np.testing.assert_allclose(value, losses.binary_cross_entropy(jnp.asarray(z, jnp.float32),
+                                                                  jnp.float32(label)),
+                               rtol=1e-6, atol=1e-6)

@@ -17,9 +17,9 @@ import inspect
 import numbers
 import warnings
 
-import jax
 import numpy as np
 
+from .._validation import host_key
 from ._errors import NotFittedError, sklearn_class
 from ._inputs import as_float_matrix, feature_names
 
@@ -212,4 +212,4 @@ def random_key(estimator):
     elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"The 'random_state' parameter of {type(estimator).__name__} must be None, "
                         f"an int or a NumPy random generator; got {seed!r}.")
-    return jax.random.key(int(seed))
+    return host_key(seed)

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import metrics
-from .._validation import float_dtype
+from .._validation import float_dtype, host_key
 from ._base import BaseEstimator
 from ._errors import ConvergenceWarning, sklearn_class
 from ._inputs import as_sample_weight, as_targets, check_length, device_array, encode_labels, requires_y
@@ -100,7 +100,7 @@ class SupervisedEstimator(BaseEstimator):
     _traced: tuple[str, ...] = ()
 
     def _key(self):
-        return jax.random.key(0)
+        return host_key(0)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "_fit_task")

@@ -136,9 +136,9 @@ class _Programs:
                for n, (shape, dtype) in self.cfg_spec.items()}
         run = _program(self.train_fn, self.score_fn, combo, width, self.key_impl, self.n_splits)
         with _progress.tracing(self.progress):
-            compiled = jax.jit(run, in_shardings=(sharded,) + (replicated,) * 5,
-                               out_shardings=replicated).lower(cfg, *self.shared).compile(
-                                   _compile.options(self.mesh.devices.flat[0].platform))
+            lowered = jax.jit(run, in_shardings=(sharded,) + (replicated,) * 5,
+                              out_shardings=replicated).lower(cfg, *self.shared)
+            compiled = _compile.compile(lowered, self.mesh.devices.flat[0].platform)
         self.seconds += time.perf_counter() - t0
         _COMPILED[key] = compiled
         if len(_COMPILED) > _MAX_COMPILED:

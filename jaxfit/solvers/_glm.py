@@ -89,14 +89,31 @@ def check_supported(model, loss, penalty, batch_size, validation_weight) -> None
                          + "; ".join(problems) + ". Use an optax optimizer or solvers.lbfgs().")
 
 
+def _bce_parts(z, y):
+    """Binary cross-entropy's per-sample loss, first and second derivative in the logit,
+    from one exponential and one logarithm (autodiff of `softplus(z) - y·z` takes three
+    exponentials; these passes over [configurations, samples] dominate an iteration)."""
+    e = jnp.exp(-jnp.abs(z))
+    p = 1 / (1 + e)  # σ(|z|)
+    linear = jnp.where(z >= 0, (1 - y) * z, -y * z)  # max(z, 0) - y·z without cancellation
+    return linear + jnp.log1p(e), jnp.where(z >= 0, p, e * p) - y, e * p * p
+
+
+def per_sample(loss, z, y):
+    """Each sample's loss, and its first and second derivative in the output `z`."""
+    if loss is _losses.binary_cross_entropy:
+        return _bce_parts(z, y)
+    # The losses are separable, so the gradient of their sum is each sample's derivative.
+    first = jax.grad(lambda z: jnp.sum(loss(z, y)))
+    return (loss(z, y), *jax.jvp(first, (z,), (jnp.ones_like(z),)))
+
+
 class _State(NamedTuple):
     step: jax.Array       # iterations taken
-    w: jax.Array          # [d] weights
-    b: jax.Array          # [] intercept
-    z: jax.Array          # [n] X w + b
-    curvature: jax.Array  # [n] second derivative of each sample's loss at z
-    value: jax.Array      # objective at (w, b)
-    g: jax.Array          # [d + 1] gradient, intercept last
+    beta: jax.Array       # [d + 1] weights, intercept last
+    z: jax.Array          # [n] X̃ β
+    value: jax.Array      # objective at β
+    g: jax.Array          # [d + 1] gradient
     h: jax.Array          # [d + 1] preconditioned gradient B⁻¹ g
     direction: jax.Array  # [d + 1] previous search direction
     momentum: jax.Array   # weight of the previous direction in the next one
@@ -120,33 +137,30 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
     y = y.astype(dtype)
     lam = jnp.asarray(strength, dtype)
     m = jnp.sum(weight)
-    XT = X.T  # products written `v @ XT` keep the configuration axis first under vmap
+    # X̃ = [X, 1]: one product gives X w + b, and its transpose the intercept's gradient.
+    # It is built once per program (X is shared by every configuration under vmap).
+    X1 = jnp.concatenate([X, jnp.ones((n, 1), dtype)], axis=1)
+    X1T = X1.T  # products written `v @ X1T` keep the configuration axis first under vmap
+    penalised = jnp.ones(d + 1, dtype).at[d].set(0.0)  # the intercept is not penalised
+    active = weight > 0  # a weight-0 row drops out exactly, even where its loss is inf
 
-    def at(w, z):
-        """Objective, gradient and per-sample curvature at (w, z): one pass over the samples."""
-        residual, curvature = jax.jvp(per_sample_residual, (z,), (jnp.ones_like(z),))
-        active = weight > 0  # a weight-0 row drops out exactly, even where its loss is inf
-        value = jnp.sum(jnp.where(active, weight * loss(z, y), 0)) / m + 0.5 * lam * jnp.dot(w, w)
+    def at(beta, z):
+        """Objective and gradient at β (with z = X̃β): one pass over the samples."""
+        losses, residual, _ = per_sample(loss, z, y)
+        penalty = 0.5 * lam * jnp.dot(penalised * beta, beta)
+        value = jnp.sum(jnp.where(active, weight * losses, 0)) / m + penalty
         r = jnp.where(active, weight * residual, 0) / m
-        g = jnp.concatenate([r @ X + lam * w, jnp.sum(r)[None]])
-        return value, g, curvature
+        return value, r @ X1 + lam * penalised * beta
 
     def finite_and_done(value, g):
         ok = jnp.isfinite(value) & jnp.all(jnp.isfinite(g))
         return ok, ok & (jnp.max(jnp.abs(g)) <= tol)
 
-    # The losses are separable, so the gradient of their sum is each sample's residual.
-    per_sample_residual = jax.grad(lambda z: jnp.sum(loss(z, y)))
-
-    # The bound B, with the intercept last; its (d + 1)² Gram is shared by all
-    # configurations with the same weights. A few rounding units of ridge keep it
-    # positive definite when a feature is constant or unpenalised directions are flat.
+    # The bound B; its (d + 1)² Gram is shared by all configurations with the same
+    # weights. A few rounding units of ridge keep it positive definite when a feature
+    # is constant or unpenalised directions are flat.
     bound = CURVATURE_BOUNDS[loss]
-    Xw = XT * weight
-    column = jnp.sum(Xw, axis=1)
-    gram = jnp.block([[Xw @ X, column[:, None]], [column[None, :], m[None, None]]]) * (bound / m)
-    penalised = jnp.ones(d + 1, dtype).at[d].set(0.0)
-    B = gram + jnp.diag(lam * penalised)
+    B = (X1T * weight) @ X1 * (bound / m) + jnp.diag(lam * penalised)
     jitter = 10 * jnp.finfo(dtype).eps * jnp.max(jnp.abs(jnp.diag(B))) + jnp.finfo(dtype).tiny
     chol = jnp.linalg.cholesky(B + jitter * jnp.eye(d + 1, dtype=dtype))
     precondition = lambda g: jax.scipy.linalg.cho_solve((chol, True), g)
@@ -154,16 +168,15 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
     def step(s: _State) -> _State:
         direction = -s.h + s.momentum * s.direction
         direction = jnp.where(jnp.dot(direction, s.g) < 0, direction, -s.h)
-        dw, db = direction[:d], direction[d]
-        u = dw @ XT + db
+        u = direction @ X1T
         # Step length: one Newton step from the curvature at z (no further product, since
-        # X(β + t·d) = z + t·u); after a refused one, the bound's step, which must descend.
-        wu2 = jnp.where(weight > 0, weight * u * u, 0)
-        c = jnp.where(s.cautious, bound, s.curvature)
-        t = -jnp.dot(s.g, direction) / (jnp.sum(wu2 * c) / m + lam * jnp.dot(dw, dw)
+        # X̃(β + t·d) = z + t·u); after a refused one, the bound's step, which must descend.
+        curvature = jnp.where(s.cautious, bound, per_sample(loss, s.z, y)[2])
+        wu2c = jnp.where(active, weight * u * u * curvature, 0)
+        t = -jnp.dot(s.g, direction) / (jnp.sum(wu2c) / m + lam * jnp.dot(penalised * direction, direction)
                                         + jitter * jnp.dot(direction, direction))
-        w, b, z = s.w + t * dw, s.b + t * db, s.z + t * u
-        value, g, curvature = at(w, z)
+        beta, z = s.beta + t * direction, s.z + t * u
+        value, g = at(beta, z)
         ok, done = finite_and_done(value, g)
         # The bound's step descends by construction, so only rounding could make it look
         # otherwise: it is always taken. A Newton step is refused if it rose beyond rounding.
@@ -172,25 +185,24 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
         h = precondition(g)
         momentum = jnp.maximum(0.0, jnp.dot(g, h - s.h) / jnp.dot(s.g, s.h))
         keep = lambda new, old: jnp.where(accept, new, old)  # a refused step changes nothing
-        return _State(s.step + 1, keep(w, s.w), keep(b, s.b), keep(z, s.z),
-                      keep(curvature, s.curvature), keep(value, s.value), keep(g, s.g),
-                      keep(h, s.h), keep(direction, s.direction),
+        return _State(s.step + 1, keep(beta, s.beta), keep(z, s.z), keep(value, s.value),
+                      keep(g, s.g), keep(h, s.h), keep(direction, s.direction),
                       jnp.where(accept & jnp.isfinite(momentum), momentum, s.momentum),
                       ~accept, s.history.at[s.step].set(s.value),
                       accept & done,
                       ~ok & s.cautious)  # even the bound's step failed: non-finite data
 
-    w, b = params["w"].astype(dtype), params["b"].astype(dtype)
-    z = X @ w + b
-    value, g, curvature = at(w, z)
+    beta = jnp.append(params["w"].astype(dtype), params["b"].astype(dtype))
+    z = beta @ X1T
+    value, g = at(beta, z)
     ok, done = finite_and_done(value, g)
-    state = _State(jnp.int32(0), w, b, z, curvature, value, g, precondition(g), jnp.zeros_like(g),
+    state = _State(jnp.int32(0), beta, z, value, g, precondition(g), jnp.zeros_like(g),
                    jnp.zeros((), dtype), jnp.bool_(False), jnp.full((steps,), jnp.nan, dtype),
                    done, ~ok)
     running = lambda s: (s.step < steps) & ~s.converged & ~s.diverged
     if progress:  # a search showing step progress (see jaxfit._progress)
         step = _progress.report_steps(step, running, steps)
     s = jax.lax.while_loop(running, step, state)
-    diverged = s.diverged | ~tree_all_finite((s.w, s.b))
-    return FitResult({"w": s.w, "b": s.b}, s.history, s.step, s.converged & ~diverged, diverged,
-                     jnp.full((steps,), jnp.nan, dtype))
+    diverged = s.diverged | ~tree_all_finite(s.beta)
+    return FitResult({"w": s.beta[:d], "b": s.beta[d]}, s.history, s.step,
+                     s.converged & ~diverged, diverged, jnp.full((steps,), jnp.nan, dtype))

@@ -1,0 +1,59 @@
+"""jaxfit's compiler options and host-built keys: the cold-start shortcuts give the same
+results as the plain JAX calls they replace."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxfit import _compile
+from jaxfit._validation import check_key, host_key
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42, 2**31 - 1])
+def test_host_key_equals_jax_random_key(seed):
+    ours, theirs = host_key(seed), jax.random.key(seed)
+    assert jax.random.key_impl(ours) == jax.random.key_impl(theirs)
+    np.testing.assert_array_equal(jax.random.key_data(ours), jax.random.key_data(theirs))
+    np.testing.assert_array_equal(jax.random.normal(ours, (3,)), jax.random.normal(theirs, (3,)))
+
+
+def test_default_key_is_key_zero():
+    np.testing.assert_array_equal(jax.random.key_data(check_key(None)),
+                                  jax.random.key_data(jax.random.key(0)))
+
+
+def test_seeds_outside_the_host_range_fall_back_to_jax():
+    for seed in (-1, 2**31, 2**40):
+        np.testing.assert_array_equal(jax.random.key_data(host_key(seed)),
+                                      jax.random.key_data(jax.random.key(seed)))
+
+
+@pytest.fixture
+def unknown_option(monkeypatch):
+    """Options that this XLA does not know, as after an upgrade that drops one."""
+    monkeypatch.setattr(_compile, "_CPU_OPTIONS", {"xla_jaxfit_no_such_option": True})
+    monkeypatch.setattr(_compile, "_refused", set())
+    if jax.default_backend() != "cpu":
+        pytest.skip("jaxfit's options apply on CPU only")
+
+
+def test_jit_falls_back_to_defaults_when_xla_refuses_the_options(unknown_option):
+    f = _compile.jit(lambda x: jnp.sin(x) * 2)
+    np.testing.assert_allclose(f(np.arange(3.0, dtype=np.float32)), np.sin(np.arange(3.0)) * 2,
+                               rtol=1e-6)
+    assert _compile._refused == {"cpu"} and _compile.options("cpu") is None
+    np.testing.assert_allclose(f(np.ones(2, np.float32)), np.sin(1.0) * 2, rtol=1e-6)
+
+
+def test_aot_compile_falls_back_to_defaults_when_xla_refuses_the_options(unknown_option):
+    lowered = jax.jit(lambda x: x + 1).lower(np.float32(1))
+    assert float(_compile.compile(lowered, "cpu")(np.float32(1))) == 2.0
+    assert _compile._refused == {"cpu"}
+
+
+def test_other_runtime_errors_are_not_swallowed():
+    def fail(x):
+        return jax.pure_callback(lambda v: np.asarray(1 / 0), jax.ShapeDtypeStruct((), np.float32), x)
+    with pytest.raises(Exception, match="division by zero"):
+        _compile.jit(fail)(np.float32(1))
