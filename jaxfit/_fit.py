@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _compile, _progress
+from . import _compile, _loops, _progress
 from . import losses as _losses
 from . import penalties as _penalties
 from ._shuffle import permute
@@ -358,7 +358,7 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
             s, pos = carry
             return (pos < n_active) & (s.step < steps) & ~s.diverged
 
-        s, _ = jax.lax.while_loop(more, body, (s, jnp.int32(0)))
+        s, _ = _loops.while_loop(more, body, (s, jnp.int32(0)))
         taken = jnp.arange(steps)
         in_epoch = (taken >= first_step) & (taken < s.step)
         epoch_loss = jnp.sum(jnp.where(in_epoch, s.history, 0.0)) / jnp.maximum(s.step - first_step, 1)
@@ -375,7 +375,7 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
     epoch = full_batch_epoch if batch_size is None else minibatch_epoch
     if progress:
         epoch = _progress.report_steps(epoch, running, steps)
-    state = jax.lax.while_loop(running, epoch, state)
+    state = _loops.while_loop(running, epoch, state)
     final = state.params if val_weight is None else state.best_params
     return FitResult(final, state.history, state.step, state.converged, state.diverged,
                      state.val_history)

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .. import _compile, _progress
+from .. import _compile, _loops, _progress
 from .. import losses as _losses
 from ..penalties import Penalty
 from ..penalties._penalties import _l2_value, _zero_value
@@ -202,7 +202,7 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
     running = lambda s: (s.step < steps) & ~s.converged & ~s.diverged
     if progress:  # a search showing step progress (see jaxfit._progress)
         step = _progress.report_steps(step, running, steps)
-    s = jax.lax.while_loop(running, step, state)
+    s = _loops.while_loop(running, step, state)
     diverged = s.diverged | ~tree_all_finite(s.beta)
     return FitResult({"w": s.beta[:d], "b": s.beta[d]}, s.history, s.step,
                      s.converged & ~diverged, diverged, jnp.full((steps,), jnp.nan, dtype))
