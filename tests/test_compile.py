@@ -54,6 +54,7 @@ def test_aot_compile_falls_back_to_defaults_when_xla_refuses_the_options(unknown
 
 def test_other_runtime_errors_are_not_swallowed():
     def fail(x):
-        return jax.pure_callback(lambda v: np.asarray(1 / 0), jax.ShapeDtypeStruct((), np.float32), x)
+        shape = jax.ShapeDtypeStruct((), np.float32)
+        return jax.pure_callback(lambda v: np.asarray(1 / 0), shape, x)
     with pytest.raises(Exception, match="division by zero"):
         _compile.jit(fail)(np.float32(1))

@@ -42,7 +42,8 @@ def test_equals_lax_while_loop_under_nested_vmap(batched_start):
     ours, theirs = run(while_loop), run(jax.lax.while_loop)
     for name in ("x", "step", "done"):
         np.testing.assert_array_equal(ours[name], theirs[name])
-    np.testing.assert_array_equal(jax.random.key_data(ours["key"]), jax.random.key_data(theirs["key"]))
+    np.testing.assert_array_equal(jax.random.key_data(ours["key"]),
+                                  jax.random.key_data(theirs["key"]))
     assert len(set(np.asarray(ours["step"]).ravel().tolist())) > 1  # lanes stopped apart
 
 

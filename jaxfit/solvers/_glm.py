@@ -173,8 +173,8 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
         # X̃(β + t·d) = z + t·u); after a refused one, the bound's step, which must descend.
         curvature = jnp.where(s.cautious, bound, per_sample(loss, s.z, y)[2])
         wu2c = jnp.where(active, weight * u * u * curvature, 0)
-        t = -jnp.dot(s.g, direction) / (jnp.sum(wu2c) / m + lam * jnp.dot(penalised * direction, direction)
-                                        + jitter * jnp.dot(direction, direction))
+        t = -jnp.dot(s.g, direction) / (jnp.sum(wu2c) / m
+                                        + jnp.dot((lam * penalised + jitter) * direction, direction))
         beta, z = s.beta + t * direction, s.z + t * u
         value, g = at(beta, z)
         ok, done = finite_and_done(value, g)
