@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -111,9 +112,12 @@ def cpu_model() -> str:
 def machine() -> dict:
     """What the figures were measured on."""
     versions = {"python": platform.python_version(), "jax": jax.__version__, "numpy": np.__version__}
-    for name in ("jaxlib", "optax", "sklearn", "torch"):
-        with contextlib.suppress(ImportError):
-            versions[name] = importlib.import_module(name).__version__
+    # From the installed metadata: importing PyTorch here would load its OpenMP runtime
+    # before bench_mlp chooses its wait policy.
+    for name, dist in (("jaxlib", "jaxlib"), ("optax", "optax"), ("sklearn", "scikit-learn"),
+                       ("torch", "torch")):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(dist)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": cpu_model(), "cores": cores, "platform": platform.platform(),
             "device": str(jax.devices()[0]), "load_average": list(os.getloadavg()),

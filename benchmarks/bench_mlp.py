@@ -17,8 +17,9 @@ no early stopping, each fit scored by accuracy on its held-out fold.
 - **PyTorch**: a plain training loop, the 24 fits one after another, with
   `torch.set_num_threads(2)`, and with one thread for reference. On a shared 2-core
   machine two OpenMP threads wait on each other at every small operation; unless
-  `OMP_WAIT_POLICY` is set already, this module sets it to PASSIVE before PyTorch
-  loads (measured here: 0.8-2 ms a step instead of 30-60 ms under load).
+  `OMP_WAIT_POLICY` is set already, PyTorch is imported with it set to PASSIVE
+  (measured here: 0.8-2 ms a step instead of 30-60 ms under load), and only PyTorch:
+  scikit-learn's joblib workers keep their default.
 
 Same objective everywhere: scikit-learn's `alpha` adds `alpha/(2·batch)·‖W‖²` to each
 batch's mean log-loss, which is `penalties.l2(alpha / 256)` in jaxfit and weight decay
@@ -39,9 +40,6 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-# Read by PyTorch's OpenMP runtime when it loads (at the first `import torch`).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import jax
 import numpy as np
@@ -117,11 +115,30 @@ def sklearn_search(X, y, epochs: int, n_jobs: int = 2):
     return gs.cv_results_
 
 
+def _import_torch():
+    """`import torch` with OMP_WAIT_POLICY=PASSIVE unless the variable is set already.
+
+    PyTorch's OpenMP runtime reads it once, when it loads. The variable is then
+    restored, so that processes started later from this one (scikit-learn's joblib
+    workers) keep their default: scikit-learn's loss functions use OpenMP threads as
+    well, and with PASSIVE inherited W1's GridSearchCV took 5.3 s instead of 1.3 s.
+    """
+    if "torch" not in sys.modules:
+        previous = os.environ.get("OMP_WAIT_POLICY")
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        try:
+            import torch
+        finally:
+            if previous is None:
+                del os.environ["OMP_WAIT_POLICY"]
+        torch._jaxfit_omp_wait_policy = previous or "PASSIVE"
+    return sys.modules["torch"]
+
+
 def torch_search(X, y, folds, epochs: int, threads: int, configs=None) -> np.ndarray:
     """The fits one after another (default all 24); returns `[configs, folds]` test
     accuracies in jaxfit's configuration order (learning rate outer, alpha inner)."""
-    import torch
-
+    torch = _import_torch()
     torch.set_num_threads(threads)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.float32))
     train, test = np.asarray(folds.train), np.asarray(folds.test)
@@ -222,7 +239,7 @@ def run(quick: bool = False, *, repeats: int = 3, cache_root: str | None = None,
         "repeats": max(3, repeats), "accuracy_margin_points": ACCURACY_MARGIN, "methods": methods,
         "gflop": gflop, "gflops": gflop / methods["jaxfit search"]["seconds"],
         "status": sorted(set(outputs["jaxfit search"].status.ravel().tolist())),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "omp_wait_policy": getattr(sys.modules.get("torch"), "_jaxfit_omp_wait_policy", None),
         "fresh_process": _common.compile_in_two_processes("bench_mlp", quick, cache_root)["search"],
     }
 

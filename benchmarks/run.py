@@ -197,10 +197,14 @@ def _summarize_w3(r: dict, peak: float) -> dict:
     sk = methods["GridSearchCV(MLPClassifier), n_jobs=2"]
     targets = [_target("W3 ≥ 3× GridSearchCV(MLPClassifier), compilation included", _x(sk["seconds"] / first),
                        sk["seconds"] >= 3 * first, sk["void"])]
-    for name, m in methods.items():
-        if name.startswith("PyTorch"):
-            targets.append(_target(f"W3 ≥ 5× {name}, compilation included", _x(m["seconds"] / first),
-                                   m["seconds"] >= 5 * first, m["void"]))
+    # Against PyTorch's fastest loop: its thread count and OpenMP wait policy favour
+    # one or the other with the machine's load.
+    torch_loops = [(m["seconds"], name) for name, m in methods.items() if name.startswith("PyTorch")]
+    if torch_loops:
+        seconds, name = min(torch_loops)
+        targets.append(_target(f"W3 ≥ 5× the fastest PyTorch loop ({name[len('PyTorch loop, '):]}), "
+                               f"compilation included", _x(seconds / first), seconds >= 5 * first,
+                               methods[name]["void"]))
     gap = max(abs(100 * (m["best_accuracy"] - ours["best_accuracy"])) for m in methods.values())
     targets += [_target("W3 best CV accuracy within 0.5 points of every peer", f"{gap:.2f} points", gap <= 0.5),
                 _target("W3 second-process compile ≤ 20% of the first", f"{100 * ratio:.0f}%", ratio <= COMPILE_TARGET)]
