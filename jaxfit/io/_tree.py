@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import collections
 import keyword
+import numbers
 import re
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -254,27 +255,32 @@ def decode(node: Any, leaves: list, types: dict) -> Any:
     return tree
 
 
-def check_metadata(metadata: Any, where: str = "metadata") -> Any:
+def check_metadata(metadata: Any, where: str = "metadata", *,
+                   other: Callable[[Any, str], Any] | None = None) -> Any:
     """`metadata` as plain JSON values: dicts with str keys, lists, str, numbers, None.
 
     Tuples become lists and NumPy scalars Python numbers, as JSON would read them back.
+    `other(value, where)` gives the JSON form of any other value, or raises; without
+    it, such values are refused.
     """
     if metadata is None or isinstance(metadata, (bool, str)):
         return metadata
     if isinstance(metadata, np.generic) and metadata.dtype.kind in "biuf":
         return metadata.item()
-    if isinstance(metadata, int):
+    if isinstance(metadata, numbers.Integral):
         return int(metadata)
-    if isinstance(metadata, float):
+    if isinstance(metadata, numbers.Real):
         return float(metadata)
     if isinstance(metadata, dict):
         for key in metadata:
             if not isinstance(key, str):
-                raise TypeError(f"`{where}` keys must be str; got key {key!r} of type "
-                                f"{type(key).__name__}.")
-        return {k: check_metadata(v, f"{where}[{k!r}]") for k, v in metadata.items()}
+                raise TypeError(f"`{where}` keys must be str (JSON has str keys only); got key "
+                                f"{key!r} of type {type(key).__name__}. Use str(key).")
+        return {k: check_metadata(v, f"{where}[{k!r}]", other=other) for k, v in metadata.items()}
     if isinstance(metadata, (list, tuple)):
-        return [check_metadata(v, f"{where}[{i}]") for i, v in enumerate(metadata)]
+        return [check_metadata(v, f"{where}[{i}]", other=other) for i, v in enumerate(metadata)]
+    if other is not None:
+        return other(metadata, where)
     raise TypeError(f"`{where}` must hold JSON values (dict with str keys, list, str, number, "
                     f"bool, None); got {type(metadata).__name__}. Put arrays in the tree "
                     f"instead.")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 import os
 import tempfile
 import zipfile
@@ -26,6 +25,8 @@ from typing import Any, Callable
 
 import jax
 import numpy as np
+
+from ..io._tree import check_metadata
 
 _FORMAT = 1
 _MANIFEST = "manifest.json"
@@ -55,34 +56,23 @@ def describe_fingerprint(value: Any) -> str | None:
     """
     if value is None:
         return None
-    text = json.dumps(_jsonable(value, "fingerprint"), sort_keys=True, separators=(",", ":"))
+    jsonable = check_metadata(value, "fingerprint", other=_array_description)
+    text = json.dumps(jsonable, sort_keys=True, separators=(",", ":"))
     if len(text) > _LONGEST_DESCRIPTION:
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
     return text
 
 
-def _jsonable(value: Any, where: str) -> Any:
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (np.ndarray, np.generic, jax.Array)):
+def _array_description(value: Any, where: str) -> Any:
+    """The JSON form of an array in a fingerprint (a scalar as its number), or an error."""
+    if isinstance(value, (np.ndarray, jax.Array)):
         array = np.asarray(value)
-        if array.dtype.kind not in "biufcUS":
-            raise _fingerprint_error(where, value)
         if array.ndim == 0 and array.dtype.kind in "biuf":
             return array.item()
-        return {"array": array_digest(array)}
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        for k in value:
-            if not isinstance(k, str):
-                raise TypeError(f"`{where}` must have str keys (it is written as JSON); got the "
-                                f"key {k!r}. Use str(key).")
-        return {k: _jsonable(v, f"{where}[{k!r}]") for k, v in value.items()}
+        if array.dtype.kind in "biufcUS":
+            return {"array": array_digest(array)}
+    elif isinstance(value, np.generic) and value.dtype.kind in "cUS":
+        return {"array": array_digest(value)}
     raise _fingerprint_error(where, value)
 
 
