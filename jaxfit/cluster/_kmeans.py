@@ -263,7 +263,7 @@ def kmeans(X, n_clusters: int, *, key=None, n_init: int = 10, init="k-means++",
                    n_init=n_init, max_iter=max_iter)
 
 
-@jax.jit
+@_compile.jit
 def _assign(centers, X):
     return _nearest(X, centers)
 

@@ -7,12 +7,12 @@ learning rate, and smoothed batch inertia decides when to stop.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from .. import _compile
 from .._validation import check_int, check_scalar
 from ..metrics._clustering import _inertia_of_labels, _nearest, _ones_if_none, _sq_distances
 from ._kmeans import KMeansResult, _check_inputs
@@ -62,7 +62,7 @@ def _reassign(centers, counts, Xb, ratio):
     return centers, counts
 
 
-@partial(jax.jit, static_argnames=("n_clusters", "init", "n_init", "batch_size", "n_steps",
+@_compile.jit(static_argnames=("n_clusters", "init", "n_init", "batch_size", "n_steps",
                                    "max_no_improvement"))
 def _minibatch(X, w, key, init_centers, tol, ratio, *, n_clusters, init, n_init, batch_size,
                n_steps, max_no_improvement):

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _compile
 from .._validation import as_array, check_int, check_length, check_weights, is_traced
 
 # Rows of the n × n distance matrix computed at once by `silhouette_score`: about
@@ -51,7 +52,7 @@ def _inertia_of_labels(X, C, labels, w):
     return jnp.sum(w * jnp.sum(diff * diff, axis=1))
 
 
-@jax.jit
+@_compile.jit
 def _inertia(X, C, w):
     return _inertia_of_labels(X, C, _nearest(X, C), _ones_if_none(w, X))
 
@@ -139,7 +140,7 @@ def _check_label_count(labels, w):
             f"silhouette is undefined for a single cluster or one sample per cluster.")
 
 
-@jax.jit(static_argnames=("n_clusters",))
+@_compile.jit(static_argnames=("n_clusters",))
 def _silhouette(X, labels, w, n_clusters):
     n = X.shape[0]
     w = _ones_if_none(w, X)

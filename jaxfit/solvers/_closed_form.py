@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import optax
 
+from .. import _compile
 from .._validation import as_array, check_length, check_weights, is_traced
 from ._base import Objective, Solver
 from ._newton import flat_objective, solve_psd
@@ -85,7 +84,7 @@ def ridge_loo(X, y, alphas, *, sample_weight=None, fit_intercept: bool = True) -
     return _ridge_loo(X, y.astype(X.dtype), alphas.astype(X.dtype), weight.astype(X.dtype), fit_intercept)
 
 
-@functools.partial(jax.jit, static_argnums=(4,))
+@_compile.jit(static_argnums=(4,))
 def _ridge_loo(X, y, alphas, weight, fit_intercept):
     total = jnp.sum(weight)
     targets = y[:, None] if y.ndim == 1 else y                     # [n, m]

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _compile, _loops
 from .._validation import as_array, check_int, check_key, check_length, check_scalar, check_weights, is_traced
 from ..losses import get_loss
 from ..models import Model
@@ -123,7 +124,7 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
     return _path(model, loss, solver, steps, float(tol), gram, X, y, weight.astype(X.dtype), params, penalties)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5))
+@_compile.jit(static_argnums=(0, 1, 2, 3, 4, 5))
 def _path(model, loss, solver, steps, tol, gram, X, y, weight, params, penalties) -> PathResult:
     if gram:
         quadratic, start, recover = gram_form(model, loss, X, y, weight, params)
@@ -156,7 +157,7 @@ def _path(model, loss, solver, steps, tol, gram, X, y, weight, params, penalties
             return (k < steps) & ~(crit <= tol) & ~diverged
 
         init = (jnp.int32(0), warm, solver.init(warm), jnp.array(jnp.inf, X.dtype), jnp.bool_(False))
-        k, p, _, crit, diverged = jax.lax.while_loop(running, body, init)
+        k, p, _, crit, diverged = _loops.while_loop(running, body, init)
         return p, PathResult(recover(p), k, crit <= tol, diverged)
 
     _, result = jax.lax.scan(solve, start, penalties)
@@ -193,7 +194,7 @@ def strength_grid(X, y, *, num: int = 100, eps: float = 1e-3, l1_ratio: float = 
     return _strength_grid(X, y.astype(X.dtype), weight.astype(X.dtype), num, eps, l1_ratio)
 
 
-@functools.partial(jax.jit, static_argnums=(3,))
+@_compile.jit(static_argnums=(3,))
 def _strength_grid(X, y, weight, num, eps, l1_ratio):
     total = jnp.sum(weight)
     centred = y - weight @ y / total
