@@ -82,16 +82,25 @@ def as_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None,
         target = float_dtype() if (kind != "f" or np.dtype(x.dtype).itemsize < 4) else x.dtype
         if jnp.dtype(target) == jnp.float64 and not jax.config.jax_enable_x64:
             target = jnp.float32
-        x = jnp.asarray(x, dtype=target)
+        x = _cast(x, target)
         check_finite(x, name)
     elif dtype == "int":
         if kind == "f":
             if not is_traced(x) and not np.all(np.equal(np.mod(np.asarray(x), 1), 0)):
                 raise ValueError(f"`{name}` must hold integer class labels; got non-integral values.")
-        x = jnp.asarray(x, dtype=jnp.int32)
+        x = _cast(x, jnp.int32)
     else:
-        x = jnp.asarray(x)
-    return x
+        x = _cast(x, None)
+    return jax.device_put(x) if isinstance(x, np.ndarray) else x
+
+
+def _cast(x, dtype):
+    """`x` as `dtype` (None: JAX's default for it); NumPy input stays on the host, so
+    that it is checked there and then copied with `device_put`: `jnp.asarray` would
+    compile a program to copy it (30-70 ms at a process's first call)."""
+    if isinstance(x, np.ndarray):
+        return x.astype(jax.dtypes.canonicalize_dtype(x.dtype if dtype is None else dtype), copy=False)
+    return jnp.asarray(x, dtype=dtype)
 
 
 def check_finite(x: jax.Array, name: str) -> None:

@@ -1,5 +1,5 @@
-"""jaxfit's compiler options and host-built keys: the cold-start shortcuts give the same
-results as the plain JAX calls they replace."""
+"""jaxfit's compiler options, host-built keys and host-side conversions: the cold-start
+shortcuts give the same results as the plain JAX calls they replace."""
 
 import jax
 import jax.numpy as jnp
@@ -58,3 +58,26 @@ def test_other_runtime_errors_are_not_swallowed():
         return jax.pure_callback(lambda v: np.asarray(1 / 0), shape, x)
     with pytest.raises(Exception, match="division by zero"):
         _compile.jit(fail)(np.float32(1))
+
+
+def test_numpy_input_is_converted_without_compiling():
+    """`as_array` casts NumPy input on the host and copies it with `device_put`
+    (`jnp.asarray` compiles a program for that), with `jnp.asarray`'s result."""
+    from jaxfit._validation import as_array
+
+    converting, compiled = [False], []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, seconds, **kw: compiled.append(kw.get("fun_name"))
+        if converting[0] and event.endswith("backend_compile_duration") else None)
+    rng = np.random.default_rng(0)
+    cases = [(rng.standard_normal((7, 3)), "float", jnp.float32),
+             (rng.integers(0, 5, 11), "int", jnp.int32), (np.arange(13.0), "int", jnp.int32),
+             (rng.integers(0, 5, 17), "any", None), (np.ones(19, np.float16), "float", jnp.float32)]
+    for x, kind, dtype in cases:
+        converting[0] = True
+        ours = as_array(x, "x", dtype=kind)
+        converting[0] = False
+        expected = jnp.asarray(x, dtype)
+        assert isinstance(ours, jax.Array) and ours.dtype == expected.dtype
+        np.testing.assert_array_equal(ours, expected)
+    assert compiled == []
