@@ -71,10 +71,12 @@ def lasso_cv(X, y, masks, held_out, strengths, *, tol, steps):
 
 
 def jaxfit_lasso(X_train, y_train, masks, held_out, tol, dtype=np.float32):
-    # Cast in NumPy: a cast by jnp.asarray is a compiled op of its own on first use.
-    X, y, masks = (jnp.asarray(np.asarray(a, dtype)) for a in (X_train, y_train, masks))
+    # Cast in NumPy and copy with device_put: jnp.asarray compiles a program to copy
+    # (a cast, or a copy, per shape and dtype on first use).
+    X, y, masks, held_out = jax.device_put(
+        tuple(np.asarray(a, dtype) for a in (X_train, y_train, masks)) + (held_out,))
     strengths = solvers.strength_grid(X, y, num=30)
-    out = lasso_cv(X, y, masks, jnp.asarray(held_out), strengths, tol=tol, steps=5000)
+    out = lasso_cv(X, y, masks, held_out, strengths, tol=tol, steps=5000)
     jax.block_until_ready(out)
     return out, np.asarray(strengths)
 

@@ -80,12 +80,13 @@ def ridge_loo(X, y, alphas, *, sample_weight=None, fit_intercept: bool = True) -
         raise ValueError(f"`alphas` must be non-negative; got a minimum of {float(alphas.min())}.")
     if not isinstance(fit_intercept, bool):
         raise TypeError(f"`fit_intercept` must be True or False; got {fit_intercept!r}.")
-    weight = jnp.ones(X.shape[0], X.dtype) if sample_weight is None else check_weights(sample_weight, X.shape[0])
-    return _ridge_loo(X, y.astype(X.dtype), alphas.astype(X.dtype), weight.astype(X.dtype), fit_intercept)
+    weight = None if sample_weight is None else check_weights(sample_weight, X.shape[0]).astype(X.dtype)
+    return _ridge_loo(X, y.astype(X.dtype), alphas.astype(X.dtype), weight, fit_intercept)
 
 
 @_compile.jit(static_argnums=(4,))
 def _ridge_loo(X, y, alphas, weight, fit_intercept):
+    weight = jnp.ones(X.shape[0], X.dtype) if weight is None else weight
     total = jnp.sum(weight)
     targets = y[:, None] if y.ndim == 1 else y                     # [n, m]
     if fit_intercept:

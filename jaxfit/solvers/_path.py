@@ -106,7 +106,9 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
     check_scalar(tol, "tol", minimum=0.0)
     if is_traced(tol):
         raise TypeError("`tol` must be a Python float (it selects the stopping rule); got a traced value.")
-    weight = jnp.ones(n, X.dtype) if sample_weight is None else check_weights(sample_weight, n)
+    # Default weights are made in the compiled program: built here, they would be
+    # programs of their own (compiled at the first call in a process).
+    weight = None if sample_weight is None else check_weights(sample_weight, n).astype(X.dtype)
     if params is None:
         params = model.init(check_key(None), X.shape[1])
     if gram is None:
@@ -121,11 +123,12 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
                         f"failed: {err}") from None
     if not isinstance(penalties, Penalty):
         raise TypeError(f"`penalty` must return a jaxfit.penalties Penalty; got {type(penalties).__name__}.")
-    return _path(model, loss, solver, steps, float(tol), gram, X, y, weight.astype(X.dtype), params, penalties)
+    return _path(model, loss, solver, steps, float(tol), gram, X, y, weight, params, penalties)
 
 
 @_compile.jit(static_argnums=(0, 1, 2, 3, 4, 5))
 def _path(model, loss, solver, steps, tol, gram, X, y, weight, params, penalties) -> PathResult:
+    weight = jnp.ones(X.shape[0], X.dtype) if weight is None else weight
     if gram:
         quadratic, start, recover = gram_form(model, loss, X, y, weight, params)
         smooth, lipschitz = quadratic, largest_eigenvalue(quadratic.hessian)
@@ -190,12 +193,13 @@ def strength_grid(X, y, *, num: int = 100, eps: float = 1e-3, l1_ratio: float = 
     num = check_int(num, "num", minimum=1)
     check_scalar(eps, "eps", minimum=0.0, maximum=1.0, strict_min=True)
     check_scalar(l1_ratio, "l1_ratio", minimum=0.0, maximum=1.0, strict_min=True)
-    weight = jnp.ones(X.shape[0], X.dtype) if sample_weight is None else check_weights(sample_weight, X.shape[0])
-    return _strength_grid(X, y.astype(X.dtype), weight.astype(X.dtype), num, eps, l1_ratio)
+    weight = None if sample_weight is None else check_weights(sample_weight, X.shape[0]).astype(X.dtype)
+    return _strength_grid(X, y.astype(X.dtype), weight, num, eps, l1_ratio)
 
 
 @_compile.jit(static_argnums=(3,))
 def _strength_grid(X, y, weight, num, eps, l1_ratio):
+    weight = jnp.ones(X.shape[0], X.dtype) if weight is None else weight
     total = jnp.sum(weight)
     centred = y - weight @ y / total
     largest = 2 * jnp.max(jnp.abs((X - weight @ X / total).T @ (weight * centred))) / total / l1_ratio
