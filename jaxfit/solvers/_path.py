@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -109,10 +110,11 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
     # Default weights are made in the compiled program: built here, they would be
     # programs of their own (compiled at the first call in a process).
     weight = None if sample_weight is None else check_weights(sample_weight, n).astype(X.dtype)
-    if params is None:
-        params = model.init(check_key(None), X.shape[1])
+    # The default start is made in the compiled program too; here only its shapes.
+    key = check_key(None) if params is None else None
+    shapes = jax.eval_shape(lambda k: model.init(k, X.shape[1]), key) if params is None else params
     if gram is None:
-        n_weights = sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params))
+        n_weights = sum(math.prod(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(shapes))
         gram = is_least_squares(model, loss) and n_weights <= _GRAM_MAX_PARAMS
     elif not isinstance(gram, bool):
         raise TypeError(f"`gram` must be True, False or None (automatic); got {gram!r}.")
@@ -123,12 +125,13 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
                         f"failed: {err}") from None
     if not isinstance(penalties, Penalty):
         raise TypeError(f"`penalty` must return a jaxfit.penalties Penalty; got {type(penalties).__name__}.")
-    return _path(model, loss, solver, steps, float(tol), gram, X, y, weight, params, penalties)
+    return _path(model, loss, solver, steps, float(tol), gram, X, y, weight, params, key, penalties)
 
 
 @_compile.jit(static_argnums=(0, 1, 2, 3, 4, 5))
-def _path(model, loss, solver, steps, tol, gram, X, y, weight, params, penalties) -> PathResult:
+def _path(model, loss, solver, steps, tol, gram, X, y, weight, params, key, penalties) -> PathResult:
     weight = jnp.ones(X.shape[0], X.dtype) if weight is None else weight
+    params = model.init(key, X.shape[1]) if params is None else params
     if gram:
         quadratic, start, recover = gram_form(model, loss, X, y, weight, params)
         smooth, lipschitz = quadratic, largest_eigenvalue(quadratic.hessian)
