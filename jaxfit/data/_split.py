@@ -13,6 +13,7 @@ import numbers
 import jax
 import numpy as np
 
+from .. import _compile
 from .._validation import check_key, check_length
 
 
@@ -50,7 +51,15 @@ def _n_test(test_size, n: int) -> int:
     return n_test
 
 
-def _allocate(class_counts: np.ndarray, n_draws: int, key) -> np.ndarray:
+@_compile.jit(static_argnums=(1, 2))
+def _draws(key, n: int, n_classes: int):
+    """A permutation of the `n` samples and `n_classes` uniforms that break ties
+    between classes, in one program (drawn eagerly, each would compile on its own)."""
+    perm_key, tie_key = jax.random.split(key)
+    return jax.random.permutation(perm_key, n), jax.random.uniform(tie_key, (n_classes,))
+
+
+def _allocate(class_counts: np.ndarray, n_draws: int, tiebreak: np.ndarray) -> np.ndarray:
     """Integer draws per class closest to proportional, ties broken at random.
 
     scikit-learn's `_approximate_mode`: floor the exact shares, then give the leftover
@@ -59,16 +68,19 @@ def _allocate(class_counts: np.ndarray, n_draws: int, key) -> np.ndarray:
     exact = class_counts / class_counts.sum() * n_draws
     counts = np.floor(exact).astype(np.int64)
     left = n_draws - int(counts.sum())
-    tiebreak = np.asarray(jax.random.uniform(key, class_counts.shape))
     order = np.lexsort((tiebreak, -(exact - counts)))
     counts[order[:left]] += 1
     return counts
 
 
-def _stratified_test_mask(y, n_test: int, perm: np.ndarray, key) -> np.ndarray:
+def _classes(y):
+    """The distinct labels of `y`, and each sample's index among them."""
     if y.ndim != 1:
         raise ValueError(f"`stratify`=True needs 1-D class labels `y`; got shape {tuple(y.shape)}.")
-    classes, y_idx = np.unique(np.asarray(y), return_inverse=True)
+    return np.unique(np.asarray(y), return_inverse=True)
+
+
+def _stratified_test_mask(classes, y_idx, n_test: int, perm: np.ndarray, tiebreak) -> np.ndarray:
     counts = np.bincount(y_idx)
     if counts.min() < 2:
         small = classes[counts < 2].tolist()
@@ -80,7 +92,7 @@ def _stratified_test_mask(y, n_test: int, perm: np.ndarray, key) -> np.ndarray:
             raise ValueError(f"`test_size` gives a {part} part of {size} samples, fewer than the "
                              f"{len(classes)} classes, so stratify=True cannot place every class "
                              f"in it. Change `test_size`.")
-    n_test_per_class = _allocate(counts, n_test, key)
+    n_test_per_class = _allocate(counts, n_test, tiebreak)
     # Walking the shuffled order, the first k samples met of each class go to the test set.
     rank = np.empty(n, np.int64)
     y_perm = y_idx[perm]
@@ -124,10 +136,10 @@ def train_test_split(X, y, *, test_size: float | int = 0.25, key=None, stratify:
     if n < 2:
         raise ValueError(f"`X` has {n} sample(s); splitting needs at least 2.")
     n_test = _n_test(test_size, n)
-    perm_key, tie_key = jax.random.split(key)
-    perm = np.asarray(jax.random.permutation(perm_key, n))
+    classes, y_idx = _classes(y) if stratify else (np.zeros(0), None)
+    perm, tiebreak = (np.asarray(a) for a in _draws(key, n, len(classes)))
     if stratify:
-        is_test = _stratified_test_mask(y, n_test, perm, tie_key)
+        is_test = _stratified_test_mask(classes, y_idx, n_test, perm, tiebreak)
     else:
         is_test = np.zeros(n, bool)
         is_test[perm[:n_test]] = True

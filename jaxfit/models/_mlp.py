@@ -8,6 +8,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
+from .. import _compile
 from .._validation import check_choice, check_int, check_scalar, float_dtype
 from ._model import Model
 
@@ -69,6 +70,9 @@ def _mlp(hidden: tuple, activation: str, dropout: float, n_outputs: int | None) 
                            "b": jnp.zeros((fan_out,), float_dtype())})
         return {"layers": layers}
 
+    # One compiled program when called on concrete arrays (a prediction); traced
+    # inline inside `fit` and other jits and vmaps.
+    @_compile.jit(static_argnames="train")
     def apply(params, X, *, key=None, train=False):
         layers = params["layers"]
         use_dropout = train and dropout > 0.0

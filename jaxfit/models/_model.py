@@ -8,6 +8,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from .. import _compile
 from .._validation import check_int, float_dtype
 
 Params = Any  # a pytree of arrays: plain dicts, weights under "w", biases under "b"
@@ -38,6 +39,9 @@ def _glm(n_outputs: int | None) -> Model:
         return {"w": jnp.zeros((n_features, *shape), float_dtype()),
                 "b": jnp.zeros(shape, float_dtype())}
 
+    # One compiled program when called on concrete arrays (a prediction); traced
+    # inline inside `fit` and other jits and vmaps.
+    @_compile.jit(static_argnames="train")
     def apply(params, X, *, key=None, train=False):
         del key, train
         return X @ params["w"] + params["b"]
