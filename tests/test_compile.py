@@ -6,8 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxfit import _compile
-from jaxfit._validation import check_key, host_key
+from helpers import compiled_by
+from jaxfit import _compile, data, models
+from jaxfit._validation import as_array, check_key, host_key
 
 
 @pytest.mark.parametrize("seed", [0, 1, 42, 2**31 - 1])
@@ -63,21 +64,41 @@ def test_other_runtime_errors_are_not_swallowed():
 def test_numpy_input_is_converted_without_compiling():
     """`as_array` casts NumPy input on the host and copies it with `device_put`
     (`jnp.asarray` compiles a program for that), with `jnp.asarray`'s result."""
-    from jaxfit._validation import as_array
-
-    converting, compiled = [False], []
-    jax.monitoring.register_event_duration_secs_listener(
-        lambda event, seconds, **kw: compiled.append(kw.get("fun_name"))
-        if converting[0] and event.endswith("backend_compile_duration") else None)
     rng = np.random.default_rng(0)
     cases = [(rng.standard_normal((7, 3)), "float", jnp.float32),
              (rng.integers(0, 5, 11), "int", jnp.int32), (np.arange(13.0), "int", jnp.int32),
              (rng.integers(0, 5, 17), "any", None), (np.ones(19, np.float16), "float", jnp.float32)]
     for x, kind, dtype in cases:
-        converting[0] = True
-        ours = as_array(x, "x", dtype=kind)
-        converting[0] = False
+        ours, programs = compiled_by(as_array, x, "x", dtype=kind)
+        assert programs == []
         expected = jnp.asarray(x, dtype)
         assert isinstance(ours, jax.Array) and ours.dtype == expected.dtype
         np.testing.assert_array_equal(ours, expected)
-    assert compiled == []
+
+
+def _mlp_params():
+    return models.mlp((4,)).init(jax.random.key(1), 3)
+
+
+# Eager calls on concrete arrays: one compiled program each (an operation at a time,
+# each would compile on its own), and the same values as the functions traced inline.
+@pytest.mark.parametrize("name, fn, make_args", [
+    ("standardize", data.standardize, lambda X: (X,)),
+    ("standardize weighted", data.standardize, lambda X: (X, np.arange(len(X)) % 3)),
+    ("Scaling.apply", lambda X: data.standardize(X[:5] * 2).apply(X), lambda X: (X,)),
+    ("Scaling.inverse", lambda X: data.standardize(X[:5] * 2).inverse(X), lambda X: (X,)),
+    ("linear apply", lambda X: models.linear().apply({"w": np.ones(3, np.float32), "b": np.float32(1)}, X),
+     lambda X: (X,)),
+    ("mlp apply", lambda X: models.mlp((4,)).apply(_mlp_params(), X), lambda X: (X,)),
+])
+def test_eager_calls_compile_one_program(name, fn, make_args):
+    n = 23 + len(name)  # a shape no other test compiled
+    X = np.random.default_rng(n).standard_normal((n, 3)).astype(np.float32)
+    args = make_args(X)
+    if name.startswith(("Scaling", "mlp")):
+        fn(*make_args(X[:7]))  # the fitted scaling and the parameters are set-up, not the call
+    ours, programs = compiled_by(fn, *args)
+    assert len(programs) <= 1, programs
+    traced = jax.jit(fn)(*args)
+    for a, b in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(traced)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
