@@ -15,7 +15,7 @@ from . import losses as _losses
 from . import penalties as _penalties
 from ._shuffle import permute
 from ._validation import (INT32_MAX, as_array, check_int, check_key, check_length, check_scalar,
-                          check_weights, dtype_kind, is_traced)
+                          check_weights, dtype_kind, host_key, is_traced)
 from .losses import get_loss
 from .models import Model
 from .solvers import Objective, as_solver
@@ -183,7 +183,7 @@ def _check_model_fits(model, loss, params_spec, X_spec, y_spec):
     """
     X, y = (jax.tree_util.tree_unflatten(*spec) for spec in (X_spec, y_spec))
     if params_spec is None:
-        params = jax.eval_shape(lambda k: model.init(k, X.shape[1]), jax.random.key(0))
+        params = jax.eval_shape(lambda k: model.init(k, X.shape[1]), host_key(0))
     else:
         params = jax.tree_util.tree_unflatten(*params_spec)
     try:
@@ -257,12 +257,21 @@ def _warn_if_unreliable(result: FitResult, model, loss, penalty, X, y, weight, s
                       f"the optimizer.", RuntimeWarning, stacklevel=3)
 
 
+def _is_zero(penalty, params) -> bool:
+    """Whether `penalty` is zero at `params`; known from an L2 strength without
+    evaluating it (eagerly, each operation would compile at its first use)."""
+    strength = _glm.l2_strength(penalty)
+    if strength is not None and not is_traced(strength):
+        return float(strength) == 0.0
+    return float(penalty.value(params)) == 0.0
+
+
 def _separated_weight(params, model, loss, penalty, X, y, weight) -> float | None:
     """The largest |weight| when an unpenalized cross-entropy fit classifies every
     training sample correctly (its optimum is then at infinity); else None."""
     if loss not in (_losses.binary_cross_entropy, _losses.softmax_cross_entropy):
         return None
-    if penalty is not None and float(penalty.value(params)) != 0.0:
+    if penalty is not None and not _is_zero(penalty, params):
         return None
     outputs = np.asarray(model.apply(params, X))
     labels = np.asarray(y)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from helpers import compiled_by
-from jaxfit import _compile, data, models
+import jaxfit
+from jaxfit import _compile, data, models, penalties, solvers
 from jaxfit._validation import as_array, check_key, host_key
 
 
@@ -90,6 +91,9 @@ def _mlp_params():
     ("linear apply", lambda X: models.linear().apply({"w": np.ones(3, np.float32), "b": np.float32(1)}, X),
      lambda X: (X,)),
     ("mlp apply", lambda X: models.mlp((4,)).apply(_mlp_params(), X), lambda X: (X,)),
+    ("fit with tol", lambda X: jaxfit.fit(models.logistic(), "binary_cross_entropy", X, X[:, 0] > 0.3,
+                                          optimizer=solvers.lbfgs(), penalty=penalties.l2(1e-2),
+                                          steps=50, tol=1e-5).params, lambda X: (X,)),
 ])
 def test_eager_calls_compile_one_program(name, fn, make_args):
     n = 23 + len(name)  # a shape no other test compiled
