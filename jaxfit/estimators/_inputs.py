@@ -121,8 +121,9 @@ def check_length(X: np.ndarray, y: np.ndarray) -> None:
 
 
 def device_array(x: np.ndarray) -> jax.Array:
-    """Float data on the device in JAX's working precision (float32 unless x64)."""
-    return jnp.asarray(x, dtype=float_dtype())
+    """Float data on the device in JAX's working precision (float32 unless x64),
+    cast on the host: `jnp.asarray` would compile a program for the cast."""
+    return jax.device_put(np.asarray(x, dtype=float_dtype()))
 
 
 def requires_y(estimator, y) -> None:

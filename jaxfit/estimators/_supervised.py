@@ -20,7 +20,6 @@ import warnings
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .. import metrics
@@ -51,7 +50,7 @@ def is_number(value) -> bool:
 
 def split_config(cls, config: dict) -> tuple[dict, dict]:
     """`(traced, static)`: the numeric `_traced` hyperparameters as device scalars."""
-    traced = {name: jnp.asarray(float(config[name]), float_dtype())
+    traced = {name: np.asarray(float(config[name]), float_dtype())
               for name in cls._traced if is_number(config[name])}
     static = {name: value for name, value in config.items() if name not in traced}
     return traced, static
@@ -114,7 +113,7 @@ class SupervisedEstimator(BaseEstimator):
         y, task = self._task(y, X.shape[0])
         check_length(X, y)
         w = as_sample_weight(sample_weight, X.shape[0])
-        y_device = jnp.asarray(y) if y.dtype.kind in "iu" else device_array(y)
+        y_device = jax.device_put(y) if y.dtype.kind in "iu" else device_array(y)
         result = train(type(self), config, task, device_array(X), y_device, device_array(w), self._key())
         self._fit_config, self._fit_task = config, task
         self._set_fitted(to_numpy(result.params), result)
@@ -183,19 +182,24 @@ class ClassifierMixin:
         """Logits: `[n]` for two classes (positive means `classes_[1]`), else `[n, k]`."""
         return self._outputs(X)
 
-    def _class_logits(self, X) -> jax.Array:
+    def _log_proba(self, X) -> np.ndarray:
         # Two classes as logits (0, z): softmax gives both probabilities to full
         # relative precision, where 1 - sigmoid(z) would round small ones to zero.
-        logits = jnp.asarray(self.decision_function(X))
-        return jnp.stack([jnp.zeros_like(logits), logits], axis=1) if logits.ndim == 1 else logits
+        # In NumPy, in float64: the logits are on the host already, and JAX would
+        # compile each operation at its first use in a process.
+        logits = self.decision_function(X)
+        if logits.ndim == 1:
+            logits = np.stack([np.zeros_like(logits), logits], axis=1)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities `[n, k]`, columns in the order of `classes_`."""
-        return np.asarray(jax.nn.softmax(self._class_logits(X), axis=1), np.float64)
+        return np.exp(self._log_proba(X))
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Logarithm of `predict_proba`."""
-        return np.asarray(jax.nn.log_softmax(self._class_logits(X), axis=1), np.float64)
+        return self._log_proba(X)
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels, taken from `classes_`."""
