@@ -106,3 +106,16 @@ def test_eager_calls_compile_one_program(name, fn, make_args):
     traced = jax.jit(fn)(*args)
     for a, b in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(traced)):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_estimator_fit_compiles_its_training_program_only():
+    from jaxfit.estimators import LogisticRegression
+
+    X = np.random.default_rng(5).standard_normal((41, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model, programs = compiled_by(LogisticRegression(C=0.5).fit, X, y)
+    assert len(programs) == 1, programs
+    model.predict(X)  # compiles the model's apply
+    proba, programs = compiled_by(model.predict_proba, X)
+    assert programs == []
+    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-model.decision_function(X))), rtol=1e-12)
