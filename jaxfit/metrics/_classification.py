@@ -10,6 +10,11 @@ Results match scikit-learn's, with one deliberate difference: a class counts as 
 for `average="macro"` when it has positive weight in `y_true` or `y_pred`, where
 scikit-learn counts any occurrence. Weight 0 thus means "not in the sample", and a masked
 fold scores exactly as the fold on its own.
+
+Called with concrete arrays, a metric checks them in Python and then runs one compiled
+program, its jitted core: run op by op, its maths would compile a program per operation
+at a process's first call (~0.5 s for `accuracy`). Under a caller's `jit`/`vmap` the
+core is traced inline into the caller's program.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _compile
 from .._validation import as_array, check_choice, check_int, check_scalar, float_dtype, is_traced
 from ._common import (as_labels, as_weights, check_same_length, concrete_labels,
-                      resolve_n_classes, safe_divide, weighted_mean)
+                      resolve_n_classes, safe_divide, weighted_mean, weights_or_ones)
 
 _AVERAGES = ("binary", "micro", "macro", "weighted")
 
@@ -29,7 +35,17 @@ def _labels_and_weights(y_true, y_pred, sample_weight):
     y_true = as_labels(y_true, "y_true")
     y_pred = as_labels(y_pred, "y_pred")
     check_same_length(y_true, y_pred, "y_pred")
-    return y_true, y_pred, as_weights(sample_weight, y_true.shape[0], float_dtype())
+    return y_true, y_pred, as_weights(sample_weight, y_true.shape[0])
+
+
+def _float_weights(w, y_true):
+    return weights_or_ones(w, y_true.shape[0], float_dtype())
+
+
+@_compile.jit
+def _accuracy(y_true, y_pred, w):
+    w = _float_weights(w, y_true)
+    return weighted_mean((y_true == y_pred).astype(w.dtype), w)
 
 
 def accuracy(y_true, y_pred, *, sample_weight=None):
@@ -47,8 +63,7 @@ def accuracy(y_true, y_pred, *, sample_weight=None):
       >>> accuracy(jnp.array([0, 1, 1]), jnp.array([0, 1, 0]))
       Array(0.6666667, dtype=float32)
     """
-    y_true, y_pred, w = _labels_and_weights(y_true, y_pred, sample_weight)
-    return weighted_mean((y_true == y_pred).astype(w.dtype), w)
+    return _accuracy(*_labels_and_weights(y_true, y_pred, sample_weight))
 
 
 def log_loss(y_true, y_prob, *, sample_weight=None, eps=None):
@@ -73,11 +88,13 @@ def log_loss(y_true, y_prob, *, sample_weight=None, eps=None):
     y_true = as_labels(y_true, "y_true")
     y_prob = as_array(y_prob, "y_prob", ndim=(1, 2))
     check_same_length(y_true, y_prob, "y_prob")
-    w = as_weights(sample_weight, y_true.shape[0], y_prob.dtype)
+    w = as_weights(sample_weight, y_true.shape[0])
     if eps is None:
         eps = float(jnp.finfo(y_prob.dtype).eps)
     else:
         check_scalar(eps, "eps", minimum=0.0, maximum=0.5)
+        if hasattr(eps, "shape") and not is_traced(eps):
+            eps = np.asarray(eps)[()]  # static in the core: a hashable scalar of the same dtype
     if not is_traced(y_prob):
         _check_probabilities(np.asarray(y_prob))
     if y_prob.ndim == 1:
@@ -87,12 +104,21 @@ def log_loss(y_true, y_prob, *, sample_weight=None, eps=None):
                 f"`y_true` must hold labels 0 and 1 when `y_prob` is 1-D (the probability "
                 f"of class 1); got the labels {labels.tolist()}. Pass `y_prob` as "
                 f"[n, n_classes] probabilities for more classes.")
+    elif not is_traced(y_true):
+        y_np = np.asarray(y_true)  # on the host: `y_true.min()` would compile a program
+        if y_np.min() < 0 or y_np.max() >= y_prob.shape[1]:
+            raise ValueError(
+                f"`y_true` must hold labels 0..{y_prob.shape[1] - 1}, one per column of "
+                f"`y_prob`; got labels from {int(y_np.min())} to {int(y_np.max())}. Encode "
+                f"labels as 0..n_classes-1 and order the columns of `y_prob` the same way.")
+    return _log_loss(y_true, y_prob, w, eps=eps)
+
+
+@_compile.jit(static_argnames=("eps",))
+def _log_loss(y_true, y_prob, w, eps):
+    w = weights_or_ones(w, y_true.shape[0], y_prob.dtype)
+    if y_prob.ndim == 1:
         y_prob = jnp.stack([1 - y_prob, y_prob], axis=1)
-    elif not is_traced(y_true) and (y_true.min() < 0 or y_true.max() >= y_prob.shape[1]):
-        raise ValueError(
-            f"`y_true` must hold labels 0..{y_prob.shape[1] - 1}, one per column of `y_prob`; "
-            f"got labels from {int(y_true.min())} to {int(y_true.max())}. Encode labels as "
-            f"0..n_classes-1 and order the columns of `y_prob` the same way.")
     p_true = jnp.take_along_axis(y_prob, y_true[:, None], axis=1)[:, 0]
     return weighted_mean(-jnp.log(jnp.clip(p_true, eps, 1 - eps)), w)
 
@@ -136,8 +162,14 @@ def roc_auc(y_true, y_score, *, sample_weight=None):
     y_true = as_labels(y_true, "y_true")
     y_score = as_array(y_score, "y_score", ndim=1)
     check_same_length(y_true, y_score, "y_score")
-    w = as_weights(sample_weight, y_true.shape[0], float_dtype())
+    w = as_weights(sample_weight, y_true.shape[0])
     _check_roc_targets(y_true, w)
+    return _roc_auc(y_true, y_score, w)
+
+
+@_compile.jit
+def _roc_auc(y_true, y_score, w):
+    w = _float_weights(w, y_true)
     w_pos = jnp.where(y_true == 1, w, 0)
     w_neg = w - w_pos
     order = jnp.argsort(y_score)
@@ -158,7 +190,10 @@ def _check_roc_targets(y_true, w) -> None:
         raise ValueError(
             f"`y_true` must hold binary labels 0 and 1 (1 is positive); got the labels "
             f"{labels.tolist()}. Map them with (y == positive_label).astype(int).")
-    present = np.asarray(y_true) if is_traced(w) else np.asarray(y_true)[np.asarray(w) > 0]
+    if w is None or is_traced(w):  # unit weights keep every sample; traced ones are unknown
+        present = np.asarray(y_true)
+    else:
+        present = np.asarray(y_true)[np.asarray(w) > 0]
     if np.unique(present).size < 2:
         raise ValueError(
             f"`y_true` holds only the class {present[0]} among samples with positive "
@@ -166,17 +201,34 @@ def _check_roc_targets(y_true, w) -> None:
             f"fold holds both classes.")
 
 
-def _counts(y_true, y_pred, sample_weight, average, pos_label, n_classes):
-    """Weighted (true positives, predicted, true) counts: scalars or per class `[c]`."""
+def _score(score, y_true, y_pred, sample_weight, average, pos_label, n_classes):
+    """`score` of the weighted counts, averaged as `average`: checks, then the core."""
     check_choice(average, "average", _AVERAGES)
     y_true, y_pred, w = _labels_and_weights(y_true, y_pred, sample_weight)
+    # The option that `average` ignores goes in as None: unchecked, it need not be hashable.
     if average == "binary":
         pos_label = check_int(pos_label, "pos_label")
         _check_binary_average(y_true, y_pred, pos_label)
+        n_classes = None
+    else:
+        n_classes = resolve_n_classes(n_classes, ("y_true", "y_pred"), y_true, y_pred)
+        pos_label = None
+    return _averaged_score(y_true, y_pred, w, score=score, average=average,
+                           pos_label=pos_label, n_classes=n_classes)
+
+
+@_compile.jit(static_argnames=("score", "average", "pos_label", "n_classes"))
+def _averaged_score(y_true, y_pred, w, score, average, pos_label, n_classes):
+    counts = _counts(y_true, y_pred, _float_weights(w, y_true), average, pos_label, n_classes)
+    return _average(score, *counts, average)
+
+
+def _counts(y_true, y_pred, w, average, pos_label, n_classes):
+    """Weighted (true positives, predicted, true) counts: scalars or per class `[c]`."""
+    if average == "binary":
         t = jnp.where(y_true == pos_label, w, 0)
         p = (y_pred == pos_label).astype(w.dtype)
         return (t * p).sum(), (w * p).sum(), t.sum()
-    n_classes = resolve_n_classes(n_classes, ("y_true", "y_pred"), y_true, y_pred)
     t = w[:, None] * jax.nn.one_hot(y_true, n_classes, dtype=w.dtype)
     p = jax.nn.one_hot(y_pred, n_classes, dtype=w.dtype)
     return (t * p).sum(axis=0), (w[:, None] * p).sum(axis=0), t.sum(axis=0)
@@ -244,8 +296,7 @@ def precision(y_true, y_pred, *, sample_weight=None, average="binary", pos_label
       >>> precision(jnp.array([0, 1, 1, 0]), jnp.array([1, 1, 1, 0]))
       Array(0.6666667, dtype=float32)
     """
-    counts = _counts(y_true, y_pred, sample_weight, average, pos_label, n_classes)
-    return _average(_precision, *counts, average)
+    return _score(_precision, y_true, y_pred, sample_weight, average, pos_label, n_classes)
 
 
 def recall(y_true, y_pred, *, sample_weight=None, average="binary", pos_label=1, n_classes=None):
@@ -270,8 +321,7 @@ def recall(y_true, y_pred, *, sample_weight=None, average="binary", pos_label=1,
       >>> recall(jnp.array([0, 1, 2, 2]), jnp.array([0, 2, 2, 1]), average="macro")
       Array(0.5, dtype=float32)
     """
-    counts = _counts(y_true, y_pred, sample_weight, average, pos_label, n_classes)
-    return _average(_recall, *counts, average)
+    return _score(_recall, y_true, y_pred, sample_weight, average, pos_label, n_classes)
 
 
 def f1(y_true, y_pred, *, sample_weight=None, average="binary", pos_label=1, n_classes=None):
@@ -296,8 +346,7 @@ def f1(y_true, y_pred, *, sample_weight=None, average="binary", pos_label=1, n_c
       >>> f1(jnp.array([0, 1, 1, 0]), jnp.array([1, 1, 1, 0]))
       Array(0.8, dtype=float32)
     """
-    counts = _counts(y_true, y_pred, sample_weight, average, pos_label, n_classes)
-    return _average(_f1, *counts, average)
+    return _score(_f1, y_true, y_pred, sample_weight, average, pos_label, n_classes)
 
 
 def confusion_matrix(y_true, y_pred, *, n_classes=None, sample_weight=None):
@@ -325,6 +374,12 @@ def confusion_matrix(y_true, y_pred, *, n_classes=None, sample_weight=None):
     """
     y_true, y_pred, w = _labels_and_weights(y_true, y_pred, sample_weight)
     n_classes = resolve_n_classes(n_classes, ("y_true", "y_pred"), y_true, y_pred)
+    return _confusion_matrix(y_true, y_pred, w, n_classes=n_classes)
+
+
+@_compile.jit(static_argnames=("n_classes",))
+def _confusion_matrix(y_true, y_pred, w, n_classes):
+    w = _float_weights(w, y_true)
     t = w[:, None] * jax.nn.one_hot(y_true, n_classes, dtype=w.dtype)
     # HIGHEST keeps weighted counts exact on accelerators whose default matmul is TF32.
     return jnp.matmul(t.T, jax.nn.one_hot(y_pred, n_classes, dtype=w.dtype),

@@ -4,14 +4,19 @@ Targets are `[n]` or `[n, m]`; with several outputs each is scored on its own an
 scores are averaged uniformly, as scikit-learn's default `multioutput="uniform_average"`.
 Weights are per sample and a weight of zero leaves a sample out exactly, so `vmap` over
 a batch of 0/1 fold masks scores every fold without slicing.
+
+Called with concrete arrays, a metric checks them in Python and then runs one compiled
+program, its jitted core (casts included: each eager op would compile a program of its
+own at a process's first call). Under a caller's `jit`/`vmap` the core is traced inline.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
+from .. import _compile
 from .._validation import as_array
-from ._common import as_weights, check_same_length, weighted_mean
+from ._common import as_weights, check_same_length, weighted_mean, weights_or_ones
 
 
 def _targets_and_weights(y_true, y_pred, sample_weight):
@@ -23,9 +28,13 @@ def _targets_and_weights(y_true, y_pred, sample_weight):
             f"`y_pred` must have the shape of `y_true`, {tuple(y_true.shape)}; got "
             f"{tuple(y_pred.shape)}. Predict every output, or select the same outputs "
             f"from both.")
+    return y_true, y_pred, as_weights(sample_weight, y_true.shape[0])
+
+
+def _in_common_dtype(y_true, y_pred, w):
+    """Inside a core: targets and weights in the targets' common dtype."""
     dtype = jnp.result_type(y_true.dtype, y_pred.dtype)
-    w = as_weights(sample_weight, y_true.shape[0], dtype)
-    return y_true.astype(dtype), y_pred.astype(dtype), w
+    return y_true.astype(dtype), y_pred.astype(dtype), weights_or_ones(w, y_true.shape[0], dtype)
 
 
 def _per_output_mse(y_true, y_pred, w):
@@ -47,8 +56,12 @@ def mse(y_true, y_pred, *, sample_weight=None):
       >>> mse(jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 2.0, 5.0]))
       Array(1.3333334, dtype=float32)
     """
-    y_true, y_pred, w = _targets_and_weights(y_true, y_pred, sample_weight)
-    return _per_output_mse(y_true, y_pred, w).mean()
+    return _mse(*_targets_and_weights(y_true, y_pred, sample_weight))
+
+
+@_compile.jit
+def _mse(y_true, y_pred, w):
+    return _per_output_mse(*_in_common_dtype(y_true, y_pred, w)).mean()
 
 
 def rmse(y_true, y_pred, *, sample_weight=None):
@@ -69,8 +82,12 @@ def rmse(y_true, y_pred, *, sample_weight=None):
       >>> rmse(jnp.array([1.0, 2.0, 3.0, 4.0]), jnp.array([1.0, 2.0, 3.0, 8.0]))
       Array(2., dtype=float32)
     """
-    y_true, y_pred, w = _targets_and_weights(y_true, y_pred, sample_weight)
-    return jnp.sqrt(_per_output_mse(y_true, y_pred, w)).mean()
+    return _rmse(*_targets_and_weights(y_true, y_pred, sample_weight))
+
+
+@_compile.jit
+def _rmse(y_true, y_pred, w):
+    return jnp.sqrt(_per_output_mse(*_in_common_dtype(y_true, y_pred, w))).mean()
 
 
 def mae(y_true, y_pred, *, sample_weight=None):
@@ -88,7 +105,12 @@ def mae(y_true, y_pred, *, sample_weight=None):
       >>> mae(jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 2.0, 6.0]))
       Array(1., dtype=float32)
     """
-    y_true, y_pred, w = _targets_and_weights(y_true, y_pred, sample_weight)
+    return _mae(*_targets_and_weights(y_true, y_pred, sample_weight))
+
+
+@_compile.jit
+def _mae(y_true, y_pred, w):
+    y_true, y_pred, w = _in_common_dtype(y_true, y_pred, w)
     return weighted_mean(jnp.abs(y_true - y_pred), w).mean()
 
 
@@ -112,7 +134,12 @@ def r2(y_true, y_pred, *, sample_weight=None):
       >>> r2(jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 2.0, 4.0]))
       Array(0.5, dtype=float32)
     """
-    y_true, y_pred, w = _targets_and_weights(y_true, y_pred, sample_weight)
+    return _r2(*_targets_and_weights(y_true, y_pred, sample_weight))
+
+
+@_compile.jit
+def _r2(y_true, y_pred, w):
+    y_true, y_pred, w = _in_common_dtype(y_true, y_pred, w)
     # R² does not change when both are divided by the largest |y_true| (of positive
     # weight), and that keeps the squares of huge (1e20) or tiny (1e-30) targets from
     # overflowing to inf/inf = NaN or underflowing to a false "constant target".
