@@ -76,3 +76,14 @@ def test_quick_suite_executes_every_workload(tmp_path):
     for plot in ("scaling_configs.png", "scaling_samples.png"):
         assert (tmp_path / plot).stat().st_size > 0
     print(f"python -m benchmarks --quick took {seconds:.0f} s")
+
+
+def test_quickstart_benchmark_runs_both_libraries_in_fresh_processes():
+    from benchmarks import bench_quickstart
+
+    res = bench_quickstart.run(rounds=1)
+    for library in ("jaxfit", "sklearn"):
+        assert set(res[library]["seconds"]) == set(bench_quickstart.STEPS)
+        assert res[library]["total"] >= sum(res[library]["seconds"].values()) * 0.999
+        assert 0.9 < res[library]["accuracy"] <= 1 and 0.9 < res[library]["auc"] <= 1
+    assert res["ratio"] > 0
