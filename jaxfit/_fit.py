@@ -15,7 +15,7 @@ from . import losses as _losses
 from . import penalties as _penalties
 from ._shuffle import permute
 from ._validation import (INT32_MAX, as_array, check_int, check_key, check_length, check_scalar,
-                          check_weights, dtype_kind, host_key, is_traced)
+                          check_weights, dtype_kind, host_key, is_traced, weights_or_ones)
 from .losses import get_loss
 from .models import Model
 from .solvers import Objective, as_solver
@@ -297,7 +297,7 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
     n = X.shape[0]
     init_key, key = jax.random.split(jax.random.key(0) if key is None else key)
     params = model.init(init_key, X.shape[1]) if params is None else params
-    weight = jnp.ones(n, X.dtype) if weight is None else weight
+    weight = weights_or_ones(weight, n, X.dtype)
     penalty = _penalties.none() if penalty is None else penalty
     nan = jnp.full((steps,), jnp.nan, X.dtype)
 

@@ -103,6 +103,16 @@ def _cast(x, dtype):
     return jnp.asarray(x, dtype=dtype)
 
 
+def weights_or_ones(w: jax.Array | None, n: int, dtype) -> jax.Array:
+    """In a compiled program: `w` as `dtype`, or unit weights `[n]` when None.
+
+    Public functions pass None for "no weights" into their compiled program and the
+    ones are made there: built eagerly, they would be a program of their own, compiled
+    at the first call in a process.
+    """
+    return jnp.ones((n,), dtype) if w is None else w.astype(dtype)
+
+
 def check_finite(x: jax.Array, name: str) -> None:
     """Raise if a concrete float array holds NaN or inf."""
     if is_traced(x) or not jnp.issubdtype(x.dtype, jnp.floating):

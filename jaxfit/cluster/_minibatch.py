@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 
 from .. import _compile
-from .._validation import check_int, check_scalar
-from ..metrics._clustering import _inertia_of_labels, _nearest, _ones_if_none, _sq_distances
+from .._validation import check_int, check_scalar, weights_or_ones
+from ..metrics._clustering import _inertia_of_labels, _nearest, _sq_distances
 from ._kmeans import KMeansResult, _check_inputs
 from ._seeding import _augment, _seed, _seed_size
 
@@ -63,11 +63,11 @@ def _reassign(centers, counts, Xb, ratio):
 
 
 @_compile.jit(static_argnames=("n_clusters", "init", "n_init", "batch_size", "n_steps",
-                                   "max_no_improvement"))
+                               "max_no_improvement"))
 def _minibatch(X, w, key, init_centers, tol, ratio, *, n_clusters, init, n_init, batch_size,
                n_steps, max_no_improvement):
     n = X.shape[0]
-    w = _ones_if_none(w, X)
+    w = weights_or_ones(w, n, X.dtype)
     mean = (w @ X) / jnp.sum(w)
     Xc = X - mean
     tol = tol * jnp.mean((w @ (Xc * Xc)) / jnp.sum(w))  # relative to the mean feature variance

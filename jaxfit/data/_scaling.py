@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _compile
-from .._validation import as_array, check_int, check_weights, float_dtype, is_traced
+from .._validation import as_array, check_int, check_weights, float_dtype, is_traced, weights_or_ones
 
 
 class Scaling(NamedTuple):
@@ -96,7 +96,7 @@ def standardize(X, sample_weight=None) -> Scaling:
 
 @_compile.jit
 def _standardize(X, w):
-    w = jnp.ones(X.shape[0], X.dtype) if w is None else w
+    w = weights_or_ones(w, X.shape[0], X.dtype)
     # Products with an explicit reciprocal, not divisions: XLA rewrites `x / t` by a
     # broadcast scalar into `x * (1 / t)` in some programs and not in others (the
     # 1-device search but not its SPMD-partitioned 4-device twin), and the two differ

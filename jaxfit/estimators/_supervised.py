@@ -49,7 +49,8 @@ def is_number(value) -> bool:
 
 
 def split_config(cls, config: dict) -> tuple[dict, dict]:
-    """`(traced, static)`: the numeric `_traced` hyperparameters as device scalars."""
+    """`(traced, static)`: the numeric `_traced` hyperparameters as scalars of the working
+    float dtype (NumPy: `jit` copies them to the device without compiling a conversion)."""
     traced = {name: np.asarray(float(config[name]), float_dtype())
               for name in cls._traced if is_number(config[name])}
     static = {name: value for name, value in config.items() if name not in traced}

@@ -24,9 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _compile
-from .._validation import as_array, check_choice, check_int, check_scalar, float_dtype, is_traced
+from .._validation import (as_array, check_choice, check_int, check_scalar, float_dtype, is_traced,
+                           weights_or_ones)
 from ._common import (as_labels, as_weights, check_same_length, concrete_labels,
-                      resolve_n_classes, safe_divide, weighted_mean, weights_or_ones)
+                      resolve_n_classes, safe_divide, weighted_mean)
 
 _AVERAGES = ("binary", "micro", "macro", "weighted")
 

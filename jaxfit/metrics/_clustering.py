@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _compile
-from .._validation import as_array, check_int, check_length, check_weights, is_traced
+from .._validation import as_array, check_int, check_length, check_weights, is_traced, weights_or_ones
 
 # Rows of the n × n distance matrix computed at once by `silhouette_score`: about
 # 2**24 entries (64 MB in float32) bounds memory while keeping each block a large GEMM.
@@ -54,7 +54,7 @@ def _inertia_of_labels(X, C, labels, w):
 
 @_compile.jit
 def _inertia(X, C, w):
-    return _inertia_of_labels(X, C, _nearest(X, C), _ones_if_none(w, X))
+    return _inertia_of_labels(X, C, _nearest(X, C), weights_or_ones(w, X.shape[0], X.dtype))
 
 
 def _check_centers(centers, X, name="centers"):
@@ -69,16 +69,11 @@ def _check_centers(centers, X, name="centers"):
 def _check_sample_weight(sample_weight, X):
     """Checked weights in X's dtype, or None for unit weights.
 
-    None travels into the jitted functions, which fill in ones there: creating them
-    eagerly would compile one more small program on the first call.
+    None travels into the jitted functions (see `_validation.weights_or_ones`).
     """
     if sample_weight is None:
         return None
     return check_weights(sample_weight, X.shape[0]).astype(X.dtype)
-
-
-def _ones_if_none(w, X):
-    return jnp.ones(X.shape[0], X.dtype) if w is None else w
 
 
 def inertia(X, centers, *, sample_weight=None) -> jax.Array:
@@ -143,7 +138,7 @@ def _check_label_count(labels, w):
 @_compile.jit(static_argnames=("n_clusters",))
 def _silhouette(X, labels, w, n_clusters):
     n = X.shape[0]
-    w = _ones_if_none(w, X)
+    w = weights_or_ones(w, n, X.dtype)
     X = X - jnp.mean(X, axis=0)  # the GEMM form loses less precision near the origin
     x_sq = jnp.sum(X * X, axis=1)
     present = (w > 0).astype(X.dtype)

@@ -24,8 +24,7 @@ def as_labels(y: Any, name: str) -> jax.Array:
 def as_weights(sample_weight: Any, n: int) -> jax.Array | None:
     """Checked `sample_weight` `[n]`, or None for unit weights.
 
-    None travels into the metric's jitted core, where `weights_or_ones` fills in ones:
-    built eagerly, the ones would compile one more small program on a first call.
+    None travels into the metric's jitted core (see `_validation.weights_or_ones`).
     """
     if sample_weight is None:
         return None
@@ -33,11 +32,6 @@ def as_weights(sample_weight: Any, n: int) -> jax.Array | None:
     # Checked here first so the message names `y_true`, not check_weights' default `X`.
     check_length(n, w, "sample_weight", ref="y_true")
     return check_weights(w, n)
-
-
-def weights_or_ones(w: jax.Array | None, n: int, dtype) -> jax.Array:
-    """Inside a jitted core: `w` as `dtype`, or all ones `[n]` when None."""
-    return jnp.ones((n,), dtype) if w is None else w.astype(dtype)
 
 
 def check_same_length(y_true: jax.Array, other: jax.Array, name: str) -> None:

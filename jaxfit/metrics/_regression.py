@@ -15,8 +15,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .. import _compile
-from .._validation import as_array
-from ._common import as_weights, check_same_length, weighted_mean, weights_or_ones
+from .._validation import as_array, weights_or_ones
+from ._common import as_weights, check_same_length, weighted_mean
 
 
 def _targets_and_weights(y_true, y_pred, sample_weight):

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import optax
 
 from .. import _compile
-from .._validation import as_array, check_length, check_weights, is_traced
+from .._validation import as_array, check_length, check_weights, is_traced, weights_or_ones
 from ._base import Objective, Solver
 from ._newton import flat_objective, solve_psd
 
@@ -86,7 +86,7 @@ def ridge_loo(X, y, alphas, *, sample_weight=None, fit_intercept: bool = True) -
 
 @_compile.jit(static_argnums=(4,))
 def _ridge_loo(X, y, alphas, weight, fit_intercept):
-    weight = jnp.ones(X.shape[0], X.dtype) if weight is None else weight
+    weight = weights_or_ones(weight, X.shape[0], X.dtype)
     total = jnp.sum(weight)
     targets = y[:, None] if y.ndim == 1 else y                     # [n, m]
     if fit_intercept:

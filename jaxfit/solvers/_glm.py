@@ -30,6 +30,7 @@ import jax.numpy as jnp
 
 from .. import _compile, _loops, _progress
 from .. import losses as _losses
+from .._validation import weights_or_ones
 from ..penalties import Penalty
 from ..penalties._penalties import _l2_value, _zero_value
 from ._base import tree_all_finite
@@ -133,7 +134,7 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
     dtype = X.dtype
     if params is None:
         params = linear().init(key, d)
-    weight = jnp.ones(n, dtype) if weight is None else weight
+    weight = weights_or_ones(weight, n, dtype)
     y = y.astype(dtype)
     lam = jnp.asarray(strength, dtype)
     m = jnp.sum(weight)

@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _compile, _loops
-from .._validation import as_array, check_int, check_key, check_length, check_scalar, check_weights, is_traced
+from .._validation import (as_array, check_int, check_key, check_length, check_scalar, check_weights, is_traced,
+                           weights_or_ones)
 from ..losses import get_loss
 from ..models import Model
 from ..penalties import Penalty
@@ -107,10 +108,9 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
     check_scalar(tol, "tol", minimum=0.0)
     if is_traced(tol):
         raise TypeError("`tol` must be a Python float (it selects the stopping rule); got a traced value.")
-    # Default weights are made in the compiled program: built here, they would be
-    # programs of their own (compiled at the first call in a process).
+    # Defaults are made in the compiled program (see `_validation.weights_or_ones`);
+    # here only the default start's shapes.
     weight = None if sample_weight is None else check_weights(sample_weight, n).astype(X.dtype)
-    # The default start is made in the compiled program too; here only its shapes.
     key = check_key(None) if params is None else None
     shapes = jax.eval_shape(lambda k: model.init(k, X.shape[1]), key) if params is None else params
     if gram is None:
@@ -130,7 +130,7 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
 
 @_compile.jit(static_argnums=(0, 1, 2, 3, 4, 5))
 def _path(model, loss, solver, steps, tol, gram, X, y, weight, params, key, penalties) -> PathResult:
-    weight = jnp.ones(X.shape[0], X.dtype) if weight is None else weight
+    weight = weights_or_ones(weight, X.shape[0], X.dtype)
     params = model.init(key, X.shape[1]) if params is None else params
     if gram:
         quadratic, start, recover = gram_form(model, loss, X, y, weight, params)
@@ -202,7 +202,7 @@ def strength_grid(X, y, *, num: int = 100, eps: float = 1e-3, l1_ratio: float = 
 
 @_compile.jit(static_argnums=(3,))
 def _strength_grid(X, y, weight, num, eps, l1_ratio):
-    weight = jnp.ones(X.shape[0], X.dtype) if weight is None else weight
+    weight = weights_or_ones(weight, X.shape[0], X.dtype)
     total = jnp.sum(weight)
     centred = y - weight @ y / total
     largest = 2 * jnp.max(jnp.abs((X - weight @ X / total).T @ (weight * centred))) / total / l1_ratio
