@@ -411,14 +411,14 @@ _KILLED = """
             save(self, name, arrays)
         _checkpoint.Checkpoint.save = save_or_tear
     elif where == "mid-manifest":
-        write = _checkpoint._atomic_write
+        write = _checkpoint.write_atomically
         def torn_manifest(path, fn):
             if path.endswith("manifest.json"):
                 with open(path + ".partial", "wb") as f:  # as if the temporary file were torn
                     f.write(b'{{"format": 1, "chunk')
                 die()
             write(path, fn)
-        _checkpoint._atomic_write = torn_manifest
+        _checkpoint.write_atomically = torn_manifest
     _checkpoint.os.replace = replace_or_die
     from test_reliability import scaled_search
     scaled_search(chunk_size=1, checkpoint={folder!r})
@@ -449,7 +449,7 @@ def test_sigkill_inside_a_checkpoint_write_loses_nothing(tmp_path):
         for name in chunks:  # the finished chunks are whole
             with np.load(folder / name, allow_pickle=False) as chunk:
                 assert chunk["scores"].shape == (1, 3)
-        assert any(f.startswith(".tmp-") for f in os.listdir(folder))  # the torn write, ignored
+        assert any(f.endswith(".tmp") for f in os.listdir(folder))  # the torn write, ignored
         resumed = scaled_search(checkpoint=folder)
         assert resumed.chunks == {"computed": 4, "resumed": 2, "chunk_size": 1, "n_devices": 1}
         assert_same_search(resumed, reference)

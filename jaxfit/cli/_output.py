@@ -1,8 +1,7 @@
 """Report an experiment: the ranked table on screen, and a results folder on disk.
 
-Every file is written to a temporary name in the results folder and renamed over its
-final name (`os.replace`), so an interrupted run leaves whole files, never torn ones;
-the parameters go through `jaxfit.io.save` (atomic, no pickle).
+Every file is written atomically (`jaxfit._atomic`), so an interrupted run leaves
+whole files, never torn ones; the parameters go through `jaxfit.io.save` (no pickle).
 """
 
 from __future__ import annotations
@@ -12,11 +11,11 @@ import io
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 
 from .. import io as jaxfit_io
+from .._atomic import write_atomically
 from .. import models, penalties, plot, solvers
 from ..plot._mpl import figure
 from ._run import Outcome
@@ -44,25 +43,6 @@ def format_value(value) -> str:
     if isinstance(value, list):
         return "(" + ", ".join(map(str, value)) + ")"
     return "nan" if value is None else str(value)
-
-
-def _write(path: str, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes owner-only files; results are meant to be shared like any other.
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _rows(outcome: Outcome) -> list[dict]:
@@ -95,7 +75,7 @@ def _save_figure(path: str, draw) -> None:
     draw(ax)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
-    _write(path, buffer.getvalue())
+    write_atomically(path, lambda f: f.write(buffer.getvalue()))
 
 
 def _path_plot(outcome: Outcome, folder: str) -> str | None:
@@ -161,7 +141,7 @@ def write(outcome: Outcome, folder: str, *, source: str) -> tuple[list[str], str
     writer.writerows({k: format_value(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows)
     for name, payload in (("table.csv", buffer.getvalue()),
                           ("table.json", json.dumps(rows, indent=1, allow_nan=False))):
-        _write(os.path.join(folder, name), payload.encode())
+        write_atomically(os.path.join(folder, name), lambda f: f.write(payload.encode()))
         written.append(os.path.join(folder, name))
 
     trained = outcome.refit.params
@@ -194,6 +174,7 @@ def write(outcome: Outcome, folder: str, *, source: str) -> tuple[list[str], str
     except ImportError as err:
         note = f"plots skipped: {err}"
     summary["files"] = [os.path.basename(p) for p in written] + ["summary.json"]
-    _write(os.path.join(folder, "summary.json"), json.dumps(_plain(summary), indent=1, allow_nan=False).encode())
+    text = json.dumps(_plain(summary), indent=1, allow_nan=False)
+    write_atomically(os.path.join(folder, "summary.json"), lambda f: f.write(text.encode()))
     written.append(os.path.join(folder, "summary.json"))
     return written, note

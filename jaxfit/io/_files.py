@@ -15,16 +15,15 @@ Python scalars, strings and None live in the document, not in arrays.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from typing import Any, Iterable
 
 import numpy as np
 
+from .._atomic import write_atomically
 from .._version import __version__
 from ._tree import FormatError, check_metadata, decode, encode, parse_leaf
 
@@ -79,7 +78,7 @@ def save(path: str | os.PathLike, tree: Any, *, metadata: dict | None = None) ->
     }
     header = np.frombuffer(json.dumps(document).encode("utf-8"), dtype=np.uint8)
     entries = {_HEADER: header, **{f"leaf_{i}": a for i, a in enumerate(arrays)}}
-    _write_atomically(path, entries)
+    write_atomically(path, lambda f: _write_npz(f, entries))
 
 
 def _write_npz(file, entries: dict[str, np.ndarray]) -> None:
@@ -89,42 +88,6 @@ def _write_npz(file, entries: dict[str, np.ndarray]) -> None:
         for name, arr in entries.items():
             with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
                 np.lib.format.write_array(out, arr, allow_pickle=False)
-
-
-def _new_file_mode(path: str) -> int:
-    """The permissions `open(path, "w")` would give: mkstemp's own are owner-only."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        # Reading the umask means setting it; there is no other portable way.
-        umask = os.umask(0o022)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _write_atomically(path: str, entries: dict[str, np.ndarray]) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, entries)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        # KeyboardInterrupt too: nothing half-written may be left behind.
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    if os.name == "posix":
-        # Make the rename itself durable across a power loss, not only a crash.
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def _read_entry(npz, name: str) -> np.ndarray:

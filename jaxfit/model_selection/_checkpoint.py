@@ -1,10 +1,9 @@
 """Resumable searches: each finished chunk of configurations saved atomically to a folder.
 
 No pickle anywhere: a chunk is an `.npz` of plain arrays read back with
-`allow_pickle=False`, and the manifest is JSON. Every file is written to a temporary
-name in the same folder, flushed to disk, then moved over its final name with
-`os.replace` (atomic on POSIX and Windows), so a process killed mid-write leaves either
-the old file or the new one, never half of one.
+`allow_pickle=False`, and the manifest is JSON. Every file is written atomically
+(`jaxfit._atomic`), so a process killed mid-write leaves either the old file or the
+new one, never half of one.
 
 The manifest records a fingerprint of everything that decides the results and that
 `search` can see (space, static values, folds, data, key, function names), plus the
@@ -18,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from typing import Any, Callable
@@ -26,6 +24,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
+from .._atomic import write_atomically
 from ..io._tree import check_metadata
 
 _FORMAT = 1
@@ -84,21 +83,6 @@ def _fingerprint_error(where: str, value: Any) -> TypeError:
                      f"settings (its repr may hold a memory address, which changes every run).")
 
 
-def _atomic_write(path: str, write) -> None:
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 class Checkpoint:
     """A folder of finished chunks for one search.
 
@@ -140,7 +124,7 @@ class Checkpoint:
             manifest = {"format": _FORMAT, "chunk_size": self.chunk_size, "fingerprint": fingerprint}
             if self._writer:
                 text = json.dumps(manifest, indent=1, sort_keys=True).encode()
-                _atomic_write(manifest_path, lambda f: f.write(text))
+                write_atomically(manifest_path, lambda f: f.write(text))
 
     def _check(self, manifest: dict, fingerprint: dict, chunk_size: int | None) -> None:
         where = f"`checkpoint` folder {self.directory!r}"
@@ -193,5 +177,5 @@ class Checkpoint:
     def save(self, name: str, arrays: dict[str, np.ndarray]) -> None:
         """Write a finished chunk atomically."""
         if self._writer:
-            _atomic_write(self._path(name), lambda f: np.savez(f, **arrays))
+            write_atomically(self._path(name), lambda f: np.savez(f, **arrays))
         self.saved += 1
