@@ -113,8 +113,15 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
         `cross_validate` and `search` report them as statuses.
 
     Example:
-      >>> result = fit(models.linear(), "squared_error", X, y,
+      >>> import optax
+      >>> X = jnp.array([[0.0], [1.0], [2.0], [3.0]])
+      >>> y = 2 * X[:, 0] + 1
+      >>> result = fit(jaxfit.models.linear(), "squared_error", X, y,
       ...              optimizer=optax.sgd(0.1), steps=500, tol=1e-6)
+      >>> bool(result.converged)
+      True
+      >>> round(float(result.params["w"][0]), 3), round(float(result.params["b"]), 3)
+      (2.0, 1.0)
     """
     if not isinstance(model, Model):
         raise TypeError(f"`model` must be a jaxfit.models.Model such as models.linear(); "

@@ -258,6 +258,29 @@ def test_make_fit_fns_classification_metrics_and_predict():
     assert set(np.unique(predict(params, X)).tolist()) <= {0, 1, 2}
 
 
+def test_make_fit_fns_takes_bound_cg_as_fit_does():
+    """The solver the README recommends for searches, given as a constant or per config:
+    each fold's fit equals `fit` with it on that fold's rows."""
+    from jaxfit import solvers
+    X, y = classification_problem(n=120, d=4)
+    folds = ms.stratified_kfold(y, 3)
+    space = ms.grid(alpha=[1e-3, 1e-1])
+    for optimizer in (solvers.bound_cg(), lambda c: solvers.bound_cg()):
+        train_fn, score_fn, _ = ms.make_fit_fns(
+            models.logistic(), "binary_cross_entropy", optimizer=optimizer,
+            penalty=lambda c: penalties.l2(c["alpha"]), steps=100, tol=1e-6, metric="log_loss")
+        result = ms.search(train_fn, score_fn, X, y, space, folds)
+        assert result.status.tolist() == [["converged"] * 3] * 2
+    for i, alpha in enumerate(space["alpha"]):
+        for k in range(3):
+            w = folds.train[k].astype(np.float32)
+            ref = fit(models.logistic(), "binary_cross_entropy", X, y, optimizer=solvers.bound_cg(),
+                      penalty=penalties.l2(float(alpha)), sample_weight=w, steps=100, tol=1e-6).params
+            probability = jax.nn.sigmoid(X @ ref["w"] + ref["b"])
+            expected = metrics.log_loss(y, probability, sample_weight=folds.test[k].astype(np.float32))
+            np.testing.assert_allclose(result.scores[i, k], -expected, rtol=1e-5)
+
+
 BAD_CV = [
     (dict(train_fn=None), TypeError, "train_fn"),
     (dict(score_fn=3), TypeError, "score_fn"),

@@ -186,9 +186,17 @@ def load_csv(path, target: str, *, features: Sequence[str] | None = None, task: 
       A `Dataset` with float32 `X` and int32 (classification) or float32 `y`.
 
     Example:
+      >>> with open("flowers.csv", "w") as f:
+      ...     _ = f.write("petal_length,petal_width,species\\n"
+      ...                 "1.4,0.2,setosa\\n"
+      ...                 "4.7,1.4,versicolor\\n"
+      ...                 "6.0,2.5,virginica\\n"
+      ...                 "1.3,0.2,setosa\\n")
       >>> data = load_csv("flowers.csv", target="species")
       >>> data.X.shape, data.classes
-      ((150, 4), ('setosa', 'versicolor', 'virginica'))
+      ((4, 2), ('setosa', 'versicolor', 'virginica'))
+      >>> data.y
+      array([0, 1, 2, 0], dtype=int32)
     """
     check_choice(task, "task", ("auto", "classification", "regression"))
     check_choice(missing, "missing", ("error", "drop"))

@@ -40,8 +40,10 @@ class Scaling(NamedTuple):
         """Scale `X` (`[n, d]` or one row `[d]`) to zero mean and unit variance.
 
         Example:
-          >>> scaling = standardize(X_train)
-          >>> X_test_scaled = scaling.apply(X_test)
+          >>> X_train = jnp.array([[1.0, 10.0], [3.0, 30.0]])
+          >>> scaling = standardize(X_train)  # mean [2, 20], scale [1, 10]
+          >>> scaling.apply(jnp.array([[2.0, 50.0]]))
+          Array([[0., 3.]], dtype=float32)
         """
         return _apply(self._check(X, "X"), self.mean, self.scale)
 
@@ -85,9 +87,17 @@ def standardize(X, sample_weight=None) -> Scaling:
       A `Scaling(mean, scale)`; call `.apply(X)` to transform.
 
     Example:
+      >>> X = jnp.array([[1.0], [3.0], [100.0]])
+      >>> train_mask = jnp.array([1.0, 1.0, 0.0])
       >>> scaling = standardize(X, sample_weight=train_mask)
-      >>> Z = scaling.apply(X)  # statistics from the training rows only
+      >>> scaling.apply(X)  # statistics from the training rows only
+      Array([[-1.],
+             [ 1.],
+             [98.]], dtype=float32)
+      >>> folds = jaxfit.model_selection.kfold(len(X), 3)
       >>> per_fold = jax.vmap(standardize, in_axes=(None, 0))(X, folds.train)
+      >>> per_fold.mean.shape  # one scaling per fold
+      (3, 1)
     """
     X = as_array(X, "X", ndim=2)
     w = None if sample_weight is None else check_weights(sample_weight, X.shape[0]).astype(X.dtype)

@@ -119,8 +119,13 @@ def train_test_split(X, y, *, test_size: float | int = 0.25, key=None, stratify:
       JAX inputs, NumPy arrays otherwise.
 
     Example:
+      >>> data = jaxfit.data.load_example("iris")
       >>> X_train, X_test, y_train, y_test = train_test_split(
-      ...     X, y, test_size=0.2, key=jax.random.key(0), stratify=True)
+      ...     data.X, data.y, test_size=0.2, key=jax.random.key(0), stratify=True)
+      >>> X_train.shape, X_test.shape
+      ((120, 4), (30, 4))
+      >>> np.bincount(y_test)  # 10 test samples of each of the 3 classes
+      array([10, 10, 10])
     """
     key = check_key(key, "key", default=None)
     if key.shape != ():

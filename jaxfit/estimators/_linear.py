@@ -92,7 +92,10 @@ class LinearRegression(_LinearRegressor):
       n_features_in_, feature_names_in_: the columns seen in `fit`.
 
     Example:
-      >>> LinearRegression().fit(X, y).predict(X[:2])
+      >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+      >>> y = 2 * X[:, 0] + 1
+      >>> np.round(LinearRegression().fit(X, y).predict(X[:2]), 3)
+      array([1., 3.])
     """
 
     def __init__(self):

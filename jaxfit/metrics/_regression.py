@@ -131,7 +131,7 @@ def r2(y_true, y_pred, *, sample_weight=None):
       A scalar at most 1, averaged over outputs; higher is better.
 
     Example:
-      >>> r2(jnp.array([1.0, 2.0, 3.0]), jnp.array([1.0, 2.0, 4.0]))
+      >>> r2(jnp.array([0.0, 2.0, 4.0]), jnp.array([0.0, 2.0, 6.0]))
       Array(0.5, dtype=float32)
     """
     return _r2(*_targets_and_weights(y_true, y_pred, sample_weight))

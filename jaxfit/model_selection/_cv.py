@@ -118,10 +118,18 @@ def cross_validate(train_fn: Callable, score_fn: Callable, X, y, folds: Folds, *
       `CVResult(scores, params, status, n_steps)`, each with a leading fold axis.
 
     Example:
-      >>> train_fn, score_fn = make_fit_fns(models.logistic(), "binary_cross_entropy",
-      ...                                   optimizer=optax.adam(0.1), steps=200)
+      >>> import optax
+      >>> from jaxfit.model_selection import kfold, make_fit_fns
+      >>> data = jaxfit.data.load_example("breast_cancer")
+      >>> X, y = data.X, data.y
+      >>> train_fn, score_fn, _ = make_fit_fns(
+      ...     jaxfit.models.logistic(), "binary_cross_entropy", optimizer=optax.adam(0.1),
+      ...     steps=200, standardize=True)
       >>> result = cross_validate(train_fn, score_fn, X, y, kfold(len(X), 5))
-      >>> float(result.scores.mean())
+      >>> result.scores.shape  # one accuracy per fold
+      (5,)
+      >>> bool(result.scores.mean() > 0.9)
+      True
     """
     check_callables(train_fn, score_fn)
     X, y = check_data(X, y)

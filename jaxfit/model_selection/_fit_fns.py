@@ -23,6 +23,10 @@ from .._validation import check_int, check_scalar
 from ..models import Model
 from ..penalties import Penalty
 from ..solvers import Solver
+from ..solvers._glm import BoundCG
+
+# What `fit` takes as its optimizer.
+_OPTIMIZERS = (optax.GradientTransformation, Solver, BoundCG)
 
 _BINARY = (_losses.binary_cross_entropy, _losses.hinge)
 _MULTICLASS = (_losses.softmax_cross_entropy,)
@@ -123,7 +127,7 @@ def make_fit_fns(model, loss, *, optimizer, penalty=None, steps, batch_size=None
       model: a `Model`, or `config -> Model` (e.g. `lambda c: models.mlp(c["hidden"])`
         with "hidden" in `search(static=...)`).
       loss: a per-sample loss or its name in `jaxfit.losses`.
-      optimizer: an optax transform or jaxfit `Solver`, or `config -> ` one
+      optimizer: an optax transform, a jaxfit `Solver` or `solvers.bound_cg()`, or `config -> ` one
         (e.g. `lambda c: optax.adam(c["learning_rate"])`).
       penalty: a `Penalty`, `config -> Penalty` (e.g. `lambda c: penalties.l2(c["alpha"])`)
         or None.
@@ -142,15 +146,24 @@ def make_fit_fns(model, loss, *, optimizer, penalty=None, steps, batch_size=None
       `FitFns(train, score, predict)`.
 
     Example:
+      >>> from jaxfit import models, penalties
+      >>> from jaxfit.model_selection import grid, kfold, search
+      >>> data = jaxfit.data.load_example("breast_cancer")
+      >>> X, y = data.X, data.y
       >>> train_fn, score_fn, predict = make_fit_fns(
       ...     models.logistic(), "binary_cross_entropy",
       ...     optimizer=lambda c: optax.sgd(c["learning_rate"]),
       ...     penalty=lambda c: penalties.l2(c["alpha"]), steps=300, standardize=True)
       >>> result = search(train_fn, score_fn, X, y, grid(learning_rate=[0.1, 0.3],
       ...                 alpha=[1e-3, 1e-2]), kfold(len(X), 5))
+      >>> result.scores.shape  # 4 configurations x 5 folds
+      (4, 5)
+      >>> best = result.refit(X, y)  # the best configuration, trained on all the data
+      >>> predict(best.params, X[:5])  # class labels (1: malignant)
+      Array([1, 1, 1, 1, 1], dtype=int32)
     """
     _check_factory(model, "model", (Model,), "models.logistic()", required=True)
-    _check_factory(optimizer, "optimizer", (optax.GradientTransformation, Solver),
+    _check_factory(optimizer, "optimizer", _OPTIMIZERS,
                    "lambda c: optax.adam(c['learning_rate'])", required=True)
     _check_factory(penalty, "penalty", (Penalty,), "lambda c: penalties.l2(c['alpha'])",
                    required=False)
@@ -176,8 +189,8 @@ def make_fit_fns(model, loss, *, optimizer, penalty=None, steps, batch_size=None
         n_steps = steps(config) if callable(steps) else steps
         batch = batch_size(config) if callable(batch_size) else batch_size
         result = fit(m, loss, Xs, y,
-                     optimizer=_per_config(optimizer, config, "optimizer",
-                                           (optax.GradientTransformation, Solver), "optax.adam(0.1)"),
+                     optimizer=_per_config(optimizer, config, "optimizer", _OPTIMIZERS,
+                                           "optax.adam(0.1)"),
                      penalty=_per_config(penalty, config, "penalty", (Penalty,), "penalties.l2(0.1)"),
                      steps=n_steps, batch_size=batch, sample_weight=sample_weight, key=key, tol=tol)
         return result._replace(params=Trained(result.params, scaling, jax.tree_util.Partial(m.apply)))

@@ -243,12 +243,24 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
       inner).
 
     Example:
+      >>> import optax
+      >>> from jaxfit import models, penalties
+      >>> from jaxfit.model_selection import grid, make_fit_fns, stratified_kfold
+      >>> data = jaxfit.data.load_example("breast_cancer")
+      >>> X, y = data.X, data.y
       >>> train_fn, score_fn, _ = make_fit_fns(
       ...     models.logistic(), "binary_cross_entropy", optimizer=optax.lbfgs(),
-      ...     penalty=lambda c: penalties.l2(c["alpha"]), steps=100, tol=1e-6)
+      ...     penalty=lambda c: penalties.l2(c["alpha"]), steps=100, tol=1e-6,
+      ...     standardize=True)
       >>> result = search(train_fn, score_fn, X, y, grid(alpha=np.logspace(-4, 0, 20)),
       ...                 stratified_kfold(y, 5))
-      >>> result.best_config, result.to_pandas().head()
+      >>> result.scores.shape  # 20 configurations x 5 folds
+      (20, 5)
+      >>> result.best_config
+      {'alpha': ...}
+      >>> table = result.to_pandas()  # one row per configuration, like cv_results_
+      >>> list(table.columns)
+      ['params', 'param_alpha', 'mean_test_score', 'std_test_score', 'rank_test_score', ...]
     """
     check_callables(train_fn, score_fn)
     X, y = check_data(X, y)

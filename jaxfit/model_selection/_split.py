@@ -42,7 +42,13 @@ class Folds(NamedTuple):
         """Masks from `(train_indices, test_indices)` pairs, e.g. a scikit-learn `cv.split`.
 
         Example:
-          >>> folds = Folds.from_indices(StratifiedKFold(5).split(X, y), len(X))
+          >>> from sklearn.model_selection import StratifiedKFold
+          >>> X, y = np.zeros((6, 1)), np.array([0, 0, 0, 1, 1, 1])
+          >>> folds = Folds.from_indices(StratifiedKFold(3).split(X, y), len(X))
+          >>> folds.test
+          Array([[ True, False, False,  True, False, False],
+                 [False,  True, False, False,  True, False],
+                 [False, False,  True, False, False,  True]], dtype=bool)
         """
         n_samples = check_int(n_samples, "n_samples", minimum=1)
         train, test = [], []

@@ -40,9 +40,16 @@ def loss_curve(history, ax=None, *, labels=None, log_y: bool | None = None):
       The matplotlib Axes.
 
     Example:
-      >>> result = fit(models.mlp((32,)), "squared_error", X, y, optimizer=optax.adam(1e-2),
-      ...              steps=500, validation_weight=val_mask)
-      >>> loss_curve(result)
+      >>> import optax
+      >>> X = jnp.linspace(-2, 2, 64)[:, None]
+      >>> y = jnp.sin(2 * X[:, 0])
+      >>> val_mask = (jnp.arange(64) % 4 == 0).astype(jnp.float32)  # every 4th sample
+      >>> result = jaxfit.fit(jaxfit.models.mlp((32,)), "squared_error", X, y,
+      ...                     optimizer=optax.adam(1e-2), steps=200,
+      ...                     sample_weight=1 - val_mask, validation_weight=val_mask)
+      >>> ax = loss_curve(result)
+      >>> [line.get_label() for line in ax.lines]
+      ['training', 'validation']
     """
     validation = n_steps = diverged = None
     if isinstance(history, FitResult):
@@ -157,8 +164,21 @@ def validation_curve(search_result, param: str, ax=None, *, score_name: str = "C
       The matplotlib Axes.
 
     Example:
+      >>> from jaxfit import models, penalties, solvers
+      >>> from jaxfit.model_selection import grid, make_fit_fns, search, stratified_kfold
+      >>> data = jaxfit.data.load_example("breast_cancer")
+      >>> X, y = data.X, data.y
+      >>> train_fn, score_fn, _ = make_fit_fns(
+      ...     models.logistic(), "binary_cross_entropy", optimizer=solvers.lbfgs(),
+      ...     penalty=lambda c: penalties.l2(c["alpha"]), steps=100, tol=1e-5,
+      ...     standardize=True)
+      >>> folds = stratified_kfold(y, 5)
       >>> result = search(train_fn, score_fn, X, y, grid(alpha=np.logspace(-4, 1, 11)), folds)
-      >>> validation_curve(result, "alpha", score_name="accuracy")
+      >>> ax = validation_curve(result, "alpha", score_name="accuracy")
+      >>> ax.get_xlabel(), ax.get_xscale()
+      ('alpha', 'log')
+      >>> ax.get_ylabel()
+      'accuracy (mean ± 1 std over 5 folds)'
     """
     if param not in search_result.configs:
         raise ValueError(f"`param` must be one of the searched hyperparameters "

@@ -35,10 +35,15 @@ def regularization_path(path_result, strengths=None, ax=None, *, feature_names=N
       The matplotlib Axes.
 
     Example:
+      >>> from jaxfit import models, penalties, solvers
+      >>> data = jaxfit.data.load_example("diabetes")
+      >>> X, y = jaxfit.data.standardize(data.X).apply(data.X), data.y
       >>> strengths = solvers.strength_grid(X, y, num=30)
       >>> path = solvers.regularization_path(models.linear(), "squared_error", X, y,
       ...                                    penalty=penalties.l1, strengths=strengths)
-      >>> regularization_path(path, strengths, feature_names=data.feature_names)
+      >>> ax = regularization_path(path, strengths, feature_names=data.feature_names)
+      >>> len(ax.lines)  # one line per weight, and the zero line
+      11
     """
     coefs = _weights(path_result.params)
     n_points, n_weights = coefs.shape

@@ -69,8 +69,13 @@ def ridge_loo(X, y, alphas, *, sample_weight=None, fit_intercept: bool = True) -
       the leave-one-out mean squared error.
 
     Example:
-      >>> errors = ridge_loo(X, y, jnp.logspace(-3, 3, 13))
-      >>> best = jnp.logspace(-3, 3, 13)[jnp.argmin((errors ** 2).mean(axis=1))]
+      >>> data = jaxfit.data.load_example("diabetes")
+      >>> X, y = jaxfit.data.standardize(data.X).apply(data.X), data.y
+      >>> alphas = jnp.logspace(-3, 3, 13)
+      >>> errors = ridge_loo(X, y, alphas)
+      >>> errors.shape  # one leave-one-out residual per alpha and sample
+      (13, 442)
+      >>> best = alphas[jnp.argmin((errors ** 2).mean(axis=1))]
     """
     X = as_array(X, "X", ndim=2)
     y = as_array(y, "y", ndim=(1, 2))

@@ -53,9 +53,14 @@ def bound_cg() -> BoundCG:
     largest gradient entry of the objective, as for the other full-batch solvers.
 
     Example:
+      >>> from jaxfit import models, penalties, solvers
+      >>> data = jaxfit.data.load_example("breast_cancer")
+      >>> X, y = jaxfit.data.standardize(data.X).apply(data.X), data.y
       >>> result = jaxfit.fit(models.logistic(), "binary_cross_entropy", X, y,
       ...                     optimizer=solvers.bound_cg(), penalty=penalties.l2(1e-3),
       ...                     steps=100, tol=1e-5)
+      >>> bool(result.converged)
+      True
     """
     return BoundCG()
 

@@ -56,9 +56,14 @@ def lbfgs(memory_size: int = 10, *, linesearch: str = "backtracking",
       A `Solver`.
 
     Example:
+      >>> from jaxfit import models, penalties
+      >>> data = jaxfit.data.load_example("breast_cancer")
+      >>> X, y = jaxfit.data.standardize(data.X).apply(data.X), data.y
       >>> result = jaxfit.fit(models.logistic(), "binary_cross_entropy", X, y,
       ...                     optimizer=lbfgs(), penalty=penalties.l2(1e-3),
       ...                     steps=200, tol=1e-6)
+      >>> bool(result.converged)
+      True
     """
     memory_size = check_int(memory_size, "memory_size", minimum=1)
     check_choice(linesearch, "linesearch", LINESEARCHES)

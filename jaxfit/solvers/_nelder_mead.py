@@ -197,8 +197,12 @@ def nelder_mead_solver(*, initial_step: float | None = None, adaptive: bool = Fa
       A `Solver`.
 
     Example:
-      >>> result = jaxfit.fit(models.linear(), "absolute_error", X, y,
+      >>> X = jnp.array([[0.0], [1.0], [2.0], [3.0], [4.0]])
+      >>> y = jnp.array([1.0, 3.0, 5.0, 7.0, 30.0])  # y = 2x + 1, but for one outlier
+      >>> result = jaxfit.fit(jaxfit.models.linear(), "absolute_error", X, y,
       ...                     optimizer=nelder_mead_solver(), steps=2000, tol=1e-6)
+      >>> round(float(result.params["w"][0]), 3), round(float(result.params["b"]), 3)
+      (2.0, 1.0)
     """
     if initial_step is not None:
         check_scalar(initial_step, "initial_step", minimum=0.0, strict_min=True)

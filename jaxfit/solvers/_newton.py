@@ -66,9 +66,14 @@ def newton(*, max_linesearch_steps: int = 30) -> Solver:
       A `Solver` (its state is empty).
 
     Example:
+      >>> from jaxfit import models, penalties
+      >>> data = jaxfit.data.load_example("breast_cancer")
+      >>> X, y = jaxfit.data.standardize(data.X).apply(data.X), data.y
       >>> result = jaxfit.fit(models.logistic(), "binary_cross_entropy", X, y,
       ...                     optimizer=newton(), penalty=penalties.l2(1e-3),
-      ...                     steps=50, tol=1e-8)
+      ...                     steps=50, tol=1e-6)
+      >>> bool(result.converged)
+      True
     """
     max_linesearch_steps = check_int(max_linesearch_steps, "max_linesearch_steps", minimum=1)
 

@@ -79,11 +79,16 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
       `PathResult(params, n_steps, converged, diverged)`, each with a leading `[S]` axis.
 
     Example:
+      >>> from jaxfit import model_selection, models, penalties
+      >>> data = jaxfit.data.load_example("diabetes")
+      >>> X, y = jaxfit.data.standardize(data.X).apply(data.X), data.y
       >>> strengths = strength_grid(X, y, num=30)
       >>> folds = model_selection.kfold(len(y), 5)
       >>> paths = jax.vmap(lambda w: regularization_path(
       ...     models.linear(), "squared_error", X, y, penalty=penalties.l1,
       ...     strengths=strengths, sample_weight=w))(folds.train)
+      >>> paths.params["w"].shape  # folds x strengths x features
+      (5, 30, 10)
     """
     if not isinstance(model, Model):
         raise TypeError(f"`model` must be a jaxfit.models.Model such as models.linear(); got {type(model).__name__}.")

@@ -67,9 +67,13 @@ def proximal_gradient(step_size=None, *, acceleration: bool = True, max_backtrac
       gradient-mapping norm at the point where the gradient was taken.
 
     Example:
-      >>> result = jaxfit.fit(models.linear(), "squared_error", X, y,
-      ...                     optimizer=proximal_gradient(), penalty=penalties.l1(0.1),
+      >>> X = jax.random.normal(jax.random.key(0), (50, 3))
+      >>> y = 3 * X[:, 0]  # only the first feature matters
+      >>> result = jaxfit.fit(jaxfit.models.linear(), "squared_error", X, y,
+      ...                     optimizer=proximal_gradient(), penalty=jaxfit.penalties.l1(0.1),
       ...                     steps=1000, tol=1e-6)
+      >>> result.params["w"] == 0  # the lasso's zeros are exact
+      Array([False,  True,  True], dtype=bool)
     """
     if step_size is not None:
         check_scalar(step_size, "step_size", minimum=0.0, strict_min=True)
