@@ -169,7 +169,7 @@ def validation_curve(search_result, param: str, ax=None, *, score_name: str = "C
       >>> data = jaxfit.data.load_example("breast_cancer")
       >>> X, y = data.X, data.y
       >>> train_fn, score_fn, _ = make_fit_fns(
-      ...     models.logistic(), "binary_cross_entropy", optimizer=solvers.lbfgs(),
+      ...     models.logistic(), "binary_cross_entropy", optimizer=solvers.bound_cg(),
       ...     penalty=lambda c: penalties.l2(c["alpha"]), steps=100, tol=1e-5,
       ...     standardize=True)
       >>> folds = stratified_kfold(y, 5)
