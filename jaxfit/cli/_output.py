@@ -15,8 +15,8 @@ import os
 import numpy as np
 
 from .. import io as jaxfit_io
-from .._atomic import write_atomically
 from .. import models, penalties, plot, solvers
+from .._atomic import write_atomically
 from ..plot._mpl import figure
 from ._run import Outcome
 
