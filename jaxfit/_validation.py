@@ -103,6 +103,14 @@ def _cast(x, dtype):
     return jnp.asarray(x, dtype=dtype)
 
 
+def optional_weights(sample_weight: Any, X: jax.Array) -> jax.Array | None:
+    """Checked `sample_weight` `[n]` in X's dtype, or None for unit weights, which the
+    compiled program then makes (`weights_or_ones`)."""
+    if sample_weight is None:
+        return None
+    return check_weights(sample_weight, X.shape[0]).astype(X.dtype)
+
+
 def weights_or_ones(w: jax.Array | None, n: int, dtype) -> jax.Array:
     """In a compiled program: `w` as `dtype`, or unit weights `[n]` when None.
 

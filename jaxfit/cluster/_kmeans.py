@@ -30,8 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _compile
-from .._validation import as_array, check_choice, check_int, check_key, check_scalar, is_traced
-from ..metrics._clustering import _check_centers, _check_sample_weight, _nearest
+from .._validation import (as_array, check_choice, check_int, check_key, check_scalar, is_traced,
+                           optional_weights)
+from ..metrics._clustering import _check_centers, _nearest
 from ._seeding import _augment, _seed, _seed_size, _uniform
 
 _INITS = ("k-means++", "random")
@@ -194,7 +195,7 @@ def _check_inputs(X, n_clusters, key, init, sample_weight, tol, max_iter, *, ran
         raise ValueError(
             f"`n_clusters` must be <= n_samples = {n}; got {n_clusters}. Ask for fewer "
             f"clusters or pass more samples.")
-    w = _check_sample_weight(sample_weight, X)
+    w = optional_weights(sample_weight, X)
     if w is not None and not is_traced(w) and int(np.sum(np.asarray(w) > 0)) < n_clusters:
         raise ValueError(
             f"`sample_weight` gives positive weight to {int(np.sum(np.asarray(w) > 0))} "

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _compile
-from .._validation import as_array, check_int, check_weights, float_dtype, is_traced, weights_or_ones
+from .._validation import as_array, check_int, float_dtype, is_traced, optional_weights, weights_or_ones
 
 
 class Scaling(NamedTuple):
@@ -100,7 +100,7 @@ def standardize(X, sample_weight=None) -> Scaling:
       (3, 1)
     """
     X = as_array(X, "X", ndim=2)
-    w = None if sample_weight is None else check_weights(sample_weight, X.shape[0]).astype(X.dtype)
+    w = optional_weights(sample_weight, X)
     return _standardize(X, w)
 
 

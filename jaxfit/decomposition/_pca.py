@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _compile
-from .._validation import as_array, check_choice, check_int, check_key, check_weights
+from .._validation import as_array, check_choice, check_int, check_key, optional_weights
 
 _SOLVERS = ("auto", "full", "covariance_eigh", "randomized")
 
@@ -185,7 +185,7 @@ def pca(X, n_components: int, *, whiten: bool = False, solver: str = "auto", key
     key = check_key(key, default=0) if solver == "randomized" or key is not None else None
     n_oversamples = check_int(n_oversamples, "n_oversamples", minimum=0)
     n_iter = check_int(n_iter, "n_iter", minimum=0)
-    w = None if sample_weight is None else check_weights(sample_weight, n).astype(X.dtype)
+    w = optional_weights(sample_weight, X)
     fitted = _pca(X, w, key, n_components=n_components, solver=solver,
                   n_oversamples=n_oversamples, n_iter=n_iter)
     # device_put: jnp.asarray of a Python bool compiles a small program on first use.

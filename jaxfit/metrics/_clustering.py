@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _compile
-from .._validation import as_array, check_int, check_length, check_weights, is_traced, weights_or_ones
+from .._validation import as_array, check_int, check_length, is_traced, optional_weights, weights_or_ones
 
 # Rows of the n × n distance matrix computed at once by `silhouette_score`: about
 # 2**24 entries (64 MB in float32) bounds memory while keeping each block a large GEMM.
@@ -66,16 +66,6 @@ def _check_centers(centers, X, name="centers"):
     return centers.astype(X.dtype)
 
 
-def _check_sample_weight(sample_weight, X):
-    """Checked weights in X's dtype, or None for unit weights.
-
-    None travels into the jitted functions (see `_validation.weights_or_ones`).
-    """
-    if sample_weight is None:
-        return None
-    return check_weights(sample_weight, X.shape[0]).astype(X.dtype)
-
-
 def inertia(X, centers, *, sample_weight=None) -> jax.Array:
     """Weighted sum of squared distances from each sample to its nearest center.
 
@@ -96,7 +86,7 @@ def inertia(X, centers, *, sample_weight=None) -> jax.Array:
     """
     X = as_array(X, "X", ndim=2)
     centers = _check_centers(centers, X)
-    return _inertia(X, centers, _check_sample_weight(sample_weight, X))
+    return _inertia(X, centers, optional_weights(sample_weight, X))
 
 
 def _encode_labels(labels, n_clusters):
@@ -188,7 +178,7 @@ def silhouette_score(X, labels, *, n_clusters=None, sample_weight=None) -> jax.A
     Memory is O(n · block) with blocks of about 2**24 distances, time O(n² · d).
     """
     X = as_array(X, "X", ndim=2)
-    w = _check_sample_weight(sample_weight, X)
+    w = optional_weights(sample_weight, X)
     labels_arr = as_array(labels, "labels", ndim=1, dtype="int")
     check_length(X.shape[0], labels_arr, "labels")
     codes, n_clusters = _encode_labels(labels_arr, n_clusters)

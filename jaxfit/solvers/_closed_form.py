@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import optax
 
 from .. import _compile
-from .._validation import as_array, check_length, check_weights, is_traced, weights_or_ones
+from .._validation import as_array, check_length, is_traced, optional_weights, weights_or_ones
 from ._base import Objective, Solver
 from ._newton import flat_objective, solve_psd
 
@@ -85,7 +85,7 @@ def ridge_loo(X, y, alphas, *, sample_weight=None, fit_intercept: bool = True) -
         raise ValueError(f"`alphas` must be non-negative; got a minimum of {float(alphas.min())}.")
     if not isinstance(fit_intercept, bool):
         raise TypeError(f"`fit_intercept` must be True or False; got {fit_intercept!r}.")
-    weight = None if sample_weight is None else check_weights(sample_weight, X.shape[0]).astype(X.dtype)
+    weight = optional_weights(sample_weight, X)
     return _ridge_loo(X, y.astype(X.dtype), alphas.astype(X.dtype), weight, fit_intercept)
 
 

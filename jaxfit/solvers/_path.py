@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _compile, _loops
-from .._validation import (as_array, check_int, check_key, check_length, check_scalar, check_weights, is_traced,
-                           weights_or_ones)
+from .._validation import (as_array, check_int, check_key, check_length, check_scalar, is_traced,
+                           optional_weights, weights_or_ones)
 from ..losses import get_loss
 from ..models import Model
 from ..penalties import Penalty
@@ -115,7 +115,7 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
         raise TypeError("`tol` must be a Python float (it selects the stopping rule); got a traced value.")
     # Defaults are made in the compiled program (see `_validation.weights_or_ones`);
     # here only the default start's shapes.
-    weight = None if sample_weight is None else check_weights(sample_weight, n).astype(X.dtype)
+    weight = optional_weights(sample_weight, X)
     key = check_key(None) if params is None else None
     shapes = jax.eval_shape(lambda k: model.init(k, X.shape[1]), key) if params is None else params
     if gram is None:
@@ -201,7 +201,7 @@ def strength_grid(X, y, *, num: int = 100, eps: float = 1e-3, l1_ratio: float = 
     num = check_int(num, "num", minimum=1)
     check_scalar(eps, "eps", minimum=0.0, maximum=1.0, strict_min=True)
     check_scalar(l1_ratio, "l1_ratio", minimum=0.0, maximum=1.0, strict_min=True)
-    weight = None if sample_weight is None else check_weights(sample_weight, X.shape[0]).astype(X.dtype)
+    weight = optional_weights(sample_weight, X)
     return _strength_grid(X, y.astype(X.dtype), weight, num, eps, l1_ratio)
 
 
