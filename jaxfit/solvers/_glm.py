@@ -144,9 +144,11 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
     lam = jnp.asarray(strength, dtype)
     m = jnp.sum(weight)
     # X̃ = [X, 1]: one product gives X w + b, and its transpose the intercept's gradient.
-    # It is built once per program (X is shared by every configuration under vmap).
+    # It is built once per program (X is shared by every configuration under vmap), and
+    # products are written with the configuration axis first (`v @ X1.T`, `r @ X1`):
+    # under vmap each is one wide matrix product, and X1 is never transposed in memory.
     X1 = jnp.concatenate([X, jnp.ones((n, 1), dtype)], axis=1)
-    X1T = X1.T  # products written `v @ X1T` keep the configuration axis first under vmap
+    product = lambda v: v @ X1.T
     penalised = jnp.ones(d + 1, dtype).at[d].set(0.0)  # the intercept is not penalised
     active = weight > 0  # a weight-0 row drops out exactly, even where its loss is inf
 
@@ -166,7 +168,7 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
     # weights. A few rounding units of ridge keep it positive definite when a feature
     # is constant or unpenalised directions are flat.
     bound = CURVATURE_BOUNDS[loss]
-    B = (X1T * weight) @ X1 * (bound / m) + jnp.diag(lam * penalised)
+    B = X1.T @ (X1 * weight[:, None]) * (bound / m) + jnp.diag(lam * penalised)
     jitter = 10 * jnp.finfo(dtype).eps * jnp.max(jnp.abs(jnp.diag(B))) + jnp.finfo(dtype).tiny
     chol = jnp.linalg.cholesky(B + jitter * jnp.eye(d + 1, dtype=dtype))
     precondition = lambda g: jax.scipy.linalg.cho_solve((chol, True), g)
@@ -174,7 +176,7 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
     def step(s: _State) -> _State:
         direction = -s.h + s.momentum * s.direction
         direction = jnp.where(jnp.dot(direction, s.g) < 0, direction, -s.h)
-        u = direction @ X1T
+        u = product(direction)
         # Step length: one Newton step from the curvature at z (no further product, since
         # X̃(β + t·d) = z + t·u); after a refused one, the bound's step, which must descend.
         curvature = jnp.where(s.cautious, bound, per_sample(loss, s.z, y)[2])
@@ -199,7 +201,7 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
                       ~ok & s.cautious)  # even the bound's step failed: non-finite data
 
     beta = jnp.append(params["w"].astype(dtype), params["b"].astype(dtype))
-    z = beta @ X1T
+    z = product(beta)
     value, g = at(beta, z)
     ok, done = finite_and_done(value, g)
     state = _State(jnp.int32(0), beta, z, value, g, precondition(g), jnp.zeros_like(g),
