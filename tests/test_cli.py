@@ -85,6 +85,26 @@ def test_example_experiments_run(tmp_path, capsys, name, searched, check):
         assert (out / "regularization_path.png").read_bytes()[:8] == PNG
 
 
+def test_bound_cg_search_matches_lbfgs(tmp_path, capsys):
+    """`optimizer = "bound_cg"` runs from the command line and reaches L-BFGS's optimum."""
+    scores = {}
+    for optimizer in ("bound_cg", "lbfgs"):
+        path = tmp_path / f"{optimizer}.toml"
+        path.write_text(BASE + f"""[train]
+optimizer = "{optimizer}"
+penalty = "l2"
+steps = 200
+tol = 1e-6
+[search.space]
+strength = {{ logspace = [1e-3, 1e-1, 3] }}
+""")
+        assert main(["run", str(path), "--out", str(tmp_path / optimizer), "--quiet", "--no-cache"]) == 0
+        rows = json.loads((tmp_path / optimizer / "table.json").read_text())
+        scores[optimizer] = [r["mean_test_score"] for r in rows]
+    capsys.readouterr()
+    np.testing.assert_allclose(scores["bound_cg"], scores["lbfgs"], atol=1e-9)
+
+
 def test_static_axes_random_search_and_resuming(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # without `output` or --out, results go to ./<stem>-results
     pathlib.Path("static.toml").write_text("""
@@ -161,6 +181,12 @@ BAD_INPUT = [
     (BASE + "[train]\npenalty = 'l2'\n[search.space]\nstrength = {logspace = [1, 0.1, 3]}",
      "logspace needs 0 < low <= high"),
     (BASE + "[search.space]\nstrength = [0.1]", "[train] penalty = \"none\""),
+    ("[data]\npath = 'example:iris'\n[model]\nkind = 'softmax'\n[train]\noptimizer = 'bound_cg'",
+     "'bound_cg' fits model kinds 'linear' and 'logistic' only, not 'softmax'"),
+    (BASE + "[train]\noptimizer = 'bound_cg'\npenalty = 'l1'", "use 'proximal_gradient' for L1"),
+    ("[data]\npath = 'example:diabetes'\n[model]\nkind = 'linear'\n[train]\noptimizer = 'bound_cg'"
+     "\nloss = 'absolute_error'",
+     "'absolute_error' cannot be fitted by optimizer 'bound_cg'"),
 ]
 
 

@@ -19,7 +19,7 @@ MODELS = ("linear", "logistic", "softmax", "mlp")
 ACTIVATIONS = ("relu", "tanh", "logistic", "sigmoid", "gelu", "identity")
 PENALTIES = ("none", "l1", "l2", "elastic_net")
 GRADIENT_OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")  # optax; take a learning rate
-SOLVERS = ("lbfgs", "newton", "closed_form", "proximal_gradient")  # jaxfit; choose their own steps
+SOLVERS = ("lbfgs", "newton", "closed_form", "proximal_gradient", "bound_cg")  # jaxfit; own steps
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "exponential")
 SPLITTERS = ("kfold", "stratified", "shuffle")
 TRACED = ("learning_rate", "strength", "l1_ratio")  # searched side by side under vmap
@@ -274,6 +274,13 @@ def _cross_checks(cfg: dict, given: dict) -> None:
         if train["batch_size"] is not None:
             _fail("[train] batch_size", f"needs a gradient optimizer ({', '.join(GRADIENT_OPTIMIZERS)}); "
                   f"{train['optimizer']!r} works on the full batch")
+    if train["optimizer"] == "bound_cg":
+        if model["kind"] not in ("linear", "logistic"):
+            _fail("[train] optimizer", "'bound_cg' fits model kinds 'linear' and 'logistic' only, "
+                  f"not {model['kind']!r}; use 'lbfgs' or a gradient method")
+        if train["penalty"] not in ("none", "l2"):
+            _fail("[train] optimizer", f"'bound_cg' takes penalty 'none' or 'l2', not "
+                  f"{train['penalty']!r}; use 'proximal_gradient' for L1 and elastic net")
     if "l1_ratio" in given["train"] and train["penalty"] != "elastic_net":
         _fail("[train] l1_ratio", "applies only to penalty 'elastic_net'")
     if "strength" in given["train"] and train["penalty"] == "none":
