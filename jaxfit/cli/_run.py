@@ -24,7 +24,7 @@ from ..solvers._glm import CURVATURE_BOUNDS
 from ._config import SOLVERS, ConfigError
 
 _CLASSIFICATION_LOSSES = ("binary_cross_entropy", "hinge", "softmax_cross_entropy")
-BOUND_CG_LOSSES = tuple(name for name, fn in LOSSES.items() if fn in CURVATURE_BOUNDS)
+_BOUND_CG_LOSSES = tuple(name for name, fn in LOSSES.items() if fn in CURVATURE_BOUNDS)
 _REGRESSION_METRICS = ("mse", "rmse", "mae", "r2")
 
 
@@ -106,9 +106,9 @@ def _check_task(cfg: dict, task: str, n_classes: int) -> tuple[str, str]:
         raise ConfigError(f"[train] loss: {loss!r} does not fit model {kind!r} on a "
                           f"{'%d-class' % n_classes if task == 'classification' else 'regression'} "
                           f"target; leave it out to use {default!r}.")
-    if cfg["train"]["optimizer"] == "bound_cg" and loss not in BOUND_CG_LOSSES:
+    if cfg["train"]["optimizer"] == "bound_cg" and loss not in _BOUND_CG_LOSSES:
         raise ConfigError(f"[train] loss: {loss!r} cannot be fitted by optimizer 'bound_cg', which "
-                          f"needs one of {', '.join(map(repr, BOUND_CG_LOSSES))}; use 'lbfgs'.")
+                          f"needs one of {', '.join(map(repr, _BOUND_CG_LOSSES))}; use 'lbfgs'.")
     metric = cfg["cv"]["metric"] or ("r2" if task == "regression" else "accuracy")
     if (metric in _REGRESSION_METRICS) != (task == "regression"):
         raise ConfigError(f"[cv] metric: {metric!r} is a "

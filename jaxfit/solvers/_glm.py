@@ -148,7 +148,6 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
     # products are written with the configuration axis first (`v @ X1.T`, `r @ X1`):
     # under vmap each is one wide matrix product, and X1 is never transposed in memory.
     X1 = jnp.concatenate([X, jnp.ones((n, 1), dtype)], axis=1)
-    product = lambda v: v @ X1.T
     penalised = jnp.ones(d + 1, dtype).at[d].set(0.0)  # the intercept is not penalised
     active = weight > 0  # a weight-0 row drops out exactly, even where its loss is inf
 
@@ -168,6 +167,7 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
     # weights. A few rounding units of ridge keep it positive definite when a feature
     # is constant or unpenalised directions are flat.
     bound = CURVATURE_BOUNDS[loss]
+    # (Written X1ᵀ(X1·w): `(X1.T * w) @ X1` makes XLA transpose X1 in memory first.)
     B = X1.T @ (X1 * weight[:, None]) * (bound / m) + jnp.diag(lam * penalised)
     jitter = 10 * jnp.finfo(dtype).eps * jnp.max(jnp.abs(jnp.diag(B))) + jnp.finfo(dtype).tiny
     chol = jnp.linalg.cholesky(B + jitter * jnp.eye(d + 1, dtype=dtype))
@@ -176,7 +176,7 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
     def step(s: _State) -> _State:
         direction = -s.h + s.momentum * s.direction
         direction = jnp.where(jnp.dot(direction, s.g) < 0, direction, -s.h)
-        u = product(direction)
+        u = direction @ X1.T
         # Step length: one Newton step from the curvature at z (no further product, since
         # X̃(β + t·d) = z + t·u); after a refused one, the bound's step, which must descend.
         curvature = jnp.where(s.cautious, bound, per_sample(loss, s.z, y)[2])
@@ -201,7 +201,7 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
                       ~ok & s.cautious)  # even the bound's step failed: non-finite data
 
     beta = jnp.append(params["w"].astype(dtype), params["b"].astype(dtype))
-    z = product(beta)
+    z = beta @ X1.T
     value, g = at(beta, z)
     ok, done = finite_and_done(value, g)
     state = _State(jnp.int32(0), beta, z, value, g, precondition(g), jnp.zeros_like(g),
