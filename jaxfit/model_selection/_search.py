@@ -243,13 +243,12 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
       inner).
 
     Example:
-      >>> import optax
-      >>> from jaxfit import models, penalties
+      >>> from jaxfit import models, penalties, solvers
       >>> from jaxfit.model_selection import grid, make_fit_fns, stratified_kfold
       >>> data = jaxfit.data.load_example("breast_cancer")
       >>> X, y = data.X, data.y
-      >>> train_fn, score_fn, _ = make_fit_fns(
-      ...     models.logistic(), "binary_cross_entropy", optimizer=optax.lbfgs(),
+      >>> train_fn, score_fn, _ = make_fit_fns(  # bound_cg: no line search under vmap
+      ...     models.logistic(), "binary_cross_entropy", optimizer=solvers.bound_cg(),
       ...     penalty=lambda c: penalties.l2(c["alpha"]), steps=100, tol=1e-6,
       ...     standardize=True)
       >>> result = search(train_fn, score_fn, X, y, grid(alpha=np.logspace(-4, 0, 20)),
