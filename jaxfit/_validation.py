@@ -216,8 +216,12 @@ def check_key(key: Any, name: str = "key", *, default: int | None = 0) -> jax.Ar
     if isinstance(key, numbers.Integral) and not isinstance(key, bool):
         raise TypeError(f"`{name}` must be a JAX PRNG key; got the integer {key}. "
                         f"Pass jax.random.key({key}).")
-    if hasattr(key, "dtype") and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return key
     if hasattr(key, "dtype") and key.dtype == jnp.uint32 and tuple(key.shape)[-1:] == (2,):
-        return jax.random.wrap_key_data(key)
+        key = jax.random.wrap_key_data(key)
+    if hasattr(key, "dtype") and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(f"`{name}` must be a single key; got a batch of keys of shape "
+                             f"{tuple(key.shape)}. Pass one (e.g. keys[0]), or jax.vmap over "
+                             f"the keys.")
+        return key
     raise TypeError(f"`{name}` must be a JAX PRNG key such as jax.random.key(0); got {_describe(key)}.")

@@ -230,6 +230,8 @@ def test_search_order_static_groups_and_random_search():
         search.fit(X, y)
     assert search.cv_results_["params"] == list(ParameterGrid(grid))
     assert not hasattr(search, "best_estimator_") and len(search.search_result_) == 3
+    with pytest.raises(ValueError, match="best_estimator_"):  # kept without its train_fn
+        search.search_result_[0].refit(X, y)
     random = SearchCV(Ridge(), param_distributions={"alpha": scipy.stats.loguniform(1e-3, 1e2)},
                       n_iter=6, cv=3, random_state=0).fit(X, y.astype(float))
     alphas = [p["alpha"] for p in random.cv_results_["params"]]

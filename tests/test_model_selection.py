@@ -111,6 +111,18 @@ def test_stratified_and_group_kfold_equal_sklearn():
                                   _sk_test_masks(skms.GroupKFold(4), _GROUPS.size, None, _GROUPS))
 
 
+def test_text_labels_from_pandas_split_as_sklearn():
+    # pandas gives text columns as object arrays of str.
+    labels = np.array(["b", "a", "b", "a", "a", "b", "c", "c", "a", "b", "c", "c"], dtype=object)
+    patients = np.array([f"p{i // 2}" for i in range(12)], dtype=object)
+    np.testing.assert_array_equal(np.asarray(ms.stratified_kfold(labels, 2).test),
+                                  _sk_test_masks(skms.StratifiedKFold(2), 12, labels))
+    np.testing.assert_array_equal(np.asarray(ms.group_kfold(patients, 3).test),
+                                  _sk_test_masks(skms.GroupKFold(3), 12, None, patients))
+    with pytest.raises(TypeError, match="groups.*int.*str"):
+        ms.group_kfold(np.array(["a", 1, "b", 2], dtype=object), 2)
+
+
 def test_shuffle_is_reproducible_and_keyed():
     a = ms.kfold(20, 4, shuffle=True, key=jax.random.key(0))
     b = ms.kfold(20, 4, shuffle=True, key=jax.random.key(0))
@@ -140,6 +152,8 @@ BAD_SPLITS = [
     (lambda: ms.shuffle_split(10, 2, test_size=10, key=jax.random.key(0)), ValueError, "test_size"),
     (lambda: ms.shuffle_split(10, 2, test_size=0.2, key=None), ValueError, "key"),
     (lambda: Folds.from_indices([([0, 1], [7])], 5), ValueError, "splits"),
+    (lambda: ms.kfold(10, 2, shuffle=True, key=jax.random.split(jax.random.key(0))),
+     ValueError, "single key"),
 ]
 
 
@@ -184,8 +198,12 @@ BAD_SPACES = [
     (lambda: ms.uniform(2.0, 1.0), ValueError, "low"),
     (lambda: ms.randint(0.5, 3), TypeError, "low"),
     (lambda: ms.random_search_space(jax.random.key(0), 0, a=ms.uniform(0, 1)), ValueError, "n"),
-    (lambda: ms.random_search_space(jax.random.key(0), 5, a=(0, 1, "x")), TypeError, "choice"),
+    (lambda: ms.random_search_space(jax.random.key(0), 5, a=(0, 1, "x")), TypeError, "`a`"),
     (lambda: ms.random_search_space(jax.random.key(0), 5, a="uniform"), TypeError, "a"),
+    (lambda: ms.random_search_space(jax.random.key(0), 5, act=["relu", "tanh"]), TypeError, "`act`"),
+    (lambda: ms.choice(["relu", "tanh"]), TypeError, "`values` of choice"),
+    (lambda: ms.grid(seed=[1, 2**32 + 7]), ValueError, "seed.*int32"),  # not wrapped to 7
+    (lambda: ms.randint(0, 2**31), ValueError, "high"),
 ]
 
 
@@ -314,7 +332,7 @@ BAD_FIT_FNS = [
     (dict(standardize="yes"), TypeError, "standardize"),
     (dict(tol=-1.0), ValueError, "tol"),
     (dict(metric=3), TypeError, "metric"),
-    (dict(metric="nope"), ValueError, "name"),
+    (dict(metric="nope"), ValueError, "`metric`"),
 ]
 
 

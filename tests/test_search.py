@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -111,6 +112,43 @@ def test_static_values_compile_one_program_each():
     assert len(refit.params.params["layers"]) == len(result.best_config["hidden"]) + 1
 
 
+def test_static_arrays_are_told_apart_by_value(tmp_path):
+    # Two feature masks NumPy prints alike (it elides arrays past 1000 entries): each
+    # gets its own program, and a checkpoint of one refuses the other.
+    d = 1200
+    X = np.random.default_rng(0).normal(size=(40, d)).astype(np.float32)
+    y = 3 * X[:, 600]
+    keep, drop = np.zeros(d, bool), np.zeros(d, bool)
+    keep[[0, 600]] = drop[[0, 601]] = True
+    assert repr(keep) == repr(drop)
+
+    def train_fn(config, X, y, w, key):
+        Xs = X[:, config["features"]]
+        return jnp.linalg.solve((Xs * w[:, None]).T @ Xs + jnp.eye(2), (Xs * w[:, None]).T @ y)
+
+    def score_fn(coef, X, y, w):  # the masks differ in the last feature only
+        return -jnp.sum(w * (X[:, [0, 600]] @ coef - y) ** 2)
+
+    folds = ms.kfold(40, 4)
+    result = ms.search(train_fn, score_fn, X, y, {}, folds, static={"features": [keep, drop]},
+                       checkpoint=tmp_path)
+    for row, mask in enumerate((keep, drop)):
+        alone = ms.cross_validate(train_fn, score_fn, X, y, folds, config={"features": mask})
+        np.testing.assert_allclose(result.scores[row], alone.scores, rtol=1e-5)
+    assert result.mean[0] > 10 * result.mean[1]  # the mask without feature 600 fits worse
+    with pytest.raises(ValueError, match="static"):
+        ms.search(train_fn, score_fn, X, y, {}, folds, static={"features": [keep, keep]},
+                  checkpoint=tmp_path)
+
+
+def test_vector_hyperparameters_in_the_table():
+    result = ms.search(lambda c, X, y, w, k: c["w"], lambda p, X, y, w: -jnp.sum(p ** 2),
+                       X_REG, Y_REG, {"w": np.array([[0.0, 1.0], [2.0, 3.0]])}, FOLDS_REG)
+    frame = result.to_pandas()
+    np.testing.assert_array_equal(frame["param_w"][1], [2.0, 3.0])
+    assert frame["rank_test_score"].tolist() == [1, 2]
+
+
 def test_table_pandas_refit_and_progress(capsys):
     result = logistic_search(progress=True)
     assert "search" in capsys.readouterr().err
@@ -213,6 +251,8 @@ BAD_SEARCH = [
     (dict(static=[1]), TypeError, "static"),
     (dict(chunk_size=0), ValueError, "chunk_size"),
     (dict(devices=["cpu"]), TypeError, "devices"),
+    (dict(devices=jax.devices()[:1] * 2), ValueError, "devices"),
+    (dict(space={"seed": np.array([2**40 + 5, 1])}), ValueError, "int32"),  # not traced as 5
     (dict(progress="yes"), TypeError, "progress"),
     (dict(folds=ms.kfold(61, 3)), ValueError, "folds"),
     (dict(checkpoint=__file__), ValueError, "checkpoint"),

@@ -45,16 +45,16 @@ METRICS: dict[str, Metric] = {
 }
 
 
-def get_metric(name: str) -> Metric:
-    """The `Metric(fn, greater_is_better)` registered under `name`.
+def get_metric(name: str, arg: str = "name") -> Metric:
+    """The `Metric(fn, greater_is_better)` registered under `name` (errors call it `arg`).
 
     Example:
       >>> fn, greater_is_better = get_metric("r2")
     """
     if not isinstance(name, str):
-        raise TypeError(f"`name` must be a metric name (str); got {type(name).__name__} {name!r}.")
+        raise TypeError(f"`{arg}` must be a metric name (str); got {type(name).__name__} {name!r}.")
     if name not in METRICS:
         raise ValueError(
-            f"`name` must be one of the metrics {sorted(METRICS)}; got {name!r}. Pass one "
+            f"`{arg}` must be one of the metrics {sorted(METRICS)}; got {name!r}. Pass one "
             f"of these names, or a function fn(y_true, y_pred, *, sample_weight=None).")
     return METRICS[name]

@@ -139,27 +139,35 @@ def cross_validate(train_fn: Callable, score_fn: Callable, X, y, folds: Folds, *
         raise TypeError(f"`config` must be a dict of hyperparameters; got {type(config).__name__}.")
     try:
         run = _cached_program(train_fn, score_fn, _frozen(config))
-    except TypeError:  # a config value that cannot be hashed (an array): compile for this call
+    except TypeError:  # a config value that cannot be hashed: compile for this call
         run = _program(train_fn, score_fn, _frozen(config))
     scores, codes, n_steps, params = run(X, y, folds.train, folds.test, check_key(key))
     return CVResult(scores, params, status_names(codes), n_steps)
 
 
 def _frozen(value):
-    """A config as a hashable key that also tells 1, 1.0 and True apart."""
-    if type(value) is dict:
-        return ("dict", tuple((k, _frozen(v)) for k, v in value.items()))
-    if type(value) is tuple:
-        return ("tuple", tuple(_frozen(v) for v in value))
+    """A config as a hashable key that tells 1, 1.0 and True apart, and arrays by their
+    contents (a repr would not: NumPy elides long arrays with `...`)."""
+    if type(value) in (dict, tuple, list):
+        items = value.items() if type(value) is dict else enumerate(value)
+        return (type(value), tuple((k, _frozen(v)) for k, v in items))
+    if isinstance(value, (np.ndarray, jax.Array)):
+        array = np.asarray(value)
+        if array.dtype.kind not in "biufcUS":  # object arrays hold references, not values
+            raise TypeError(f"cannot use an array of dtype {array.dtype} as a key")
+        return (np.ndarray, (array.dtype.str, array.shape, array.tobytes()))
     return (type(value), value)  # a NamedTuple stays itself; an unhashable value raises here
 
 
 def _thawed(key):
     kind, value = key
-    if kind == "dict":
+    if kind is dict:
         return {k: _thawed(v) for k, v in value}
-    if kind == "tuple":
-        return tuple(_thawed(v) for v in value)
+    if kind in (tuple, list):
+        return kind(_thawed(v) for _, v in value)
+    if kind is np.ndarray:
+        dtype, shape, data = value
+        return np.frombuffer(data, dtype).reshape(shape)
     return value
 
 

@@ -82,7 +82,7 @@ def _resolve_metric(metric, task: str):
     if metric is None:
         metric = "r2" if task == "regression" else "accuracy"
     if isinstance(metric, str):
-        fn, greater_is_better = _metrics.get_metric(metric)
+        fn, greater_is_better = _metrics.get_metric(metric, "metric")
         return metric, fn, greater_is_better
     if isinstance(metric, _metrics.Metric):
         return getattr(metric.fn, "__name__", "metric"), metric.fn, metric.greater_is_better

@@ -111,6 +111,10 @@ class SearchResult:
         """
         columns: dict[str, Any] = {"params": [self.config(i) for i in range(self.n_configs)]}
         for name, values in self.configs.items():
+            if np.ndim(values) > 1:  # a vector per configuration: one object per row
+                rows = np.empty(len(values), object)
+                rows[:] = list(np.asarray(values))
+                values = rows
             columns[f"param_{name}"] = values
         columns["mean_test_score"] = self.mean
         columns["std_test_score"] = self.std
@@ -135,6 +139,10 @@ class SearchResult:
 
         Returns what `train_fn` returns (params, or a `FitResult`).
         """
+        if self._refit is None:
+            raise ValueError("This SearchResult has no train_fn to refit with (SearchCV keeps "
+                             "its results without one); use the estimator's best_estimator_, "
+                             "or search() to get a result that refits.")
         return self._refit(self.best_config, X, y)
 
     def __repr__(self) -> str:

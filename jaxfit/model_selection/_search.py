@@ -27,7 +27,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from .. import _compile, _progress
 from .._validation import check_int, check_key, float_dtype
 from ._checkpoint import Checkpoint, array_digest, describe_fingerprint
-from ._cv import check_callables, check_data, evaluate, fold_keys, status_names
+from ._cv import _frozen, check_callables, check_data, evaluate, fold_keys, status_names
 from ._result import SearchResult
 from ._space import check_space
 from ._split import Folds, check_folds
@@ -61,6 +61,9 @@ def _check_devices(devices) -> list:
             isinstance(d, jax.Device) for d in devices):
         raise TypeError(f"`devices` must be a non-empty list of jax.Device, such as "
                         f"jax.devices(); got {devices!r:.100}.")
+    if len(set(devices)) != len(devices):
+        raise ValueError(f"`devices` lists a device more than once: {devices!r:.200}. Give "
+                         f"each device once, e.g. jax.devices().")
     return devices
 
 
@@ -120,15 +123,23 @@ class _Programs:
         self.n_splits, self.cfg_spec, self.shared = n_splits, cfg_spec, shared
         self.progress = progress
         self.seconds = 0.0
+        self.unhashable: dict = {}  # programs for static values without a hash, this search only
 
     def get(self, combo: dict, width: int):
         """The program for static values `combo` and `width` configurations."""
         shapes = tuple((a.shape, a.dtype) for a in self.shared if a is not None)
-        key = (self.train_fn, self.score_fn, repr(combo), width, str(self.key_impl),
-               tuple(self.mesh.devices.flat), tuple(self.cfg_spec.items()), shapes, self.progress)
-        if key in _COMPILED:
-            _COMPILED.move_to_end(key)
-            return _COMPILED[key]
+        try:
+            key = (self.train_fn, self.score_fn, _frozen(combo), width, str(self.key_impl),
+                   tuple(self.mesh.devices.flat), tuple(self.cfg_spec.items()), shapes,
+                   self.progress)
+            hash(key)
+            cache = _COMPILED
+        except TypeError:  # `combo` lives as long as the search, and so does its id
+            key, cache = (id(combo), width), self.unhashable
+        if key in cache:
+            if cache is _COMPILED:
+                _COMPILED.move_to_end(key)
+            return cache[key]
         t0 = time.perf_counter()
         replicated = NamedSharding(self.mesh, PartitionSpec())
         sharded = NamedSharding(self.mesh, PartitionSpec("configs"))
@@ -140,7 +151,7 @@ class _Programs:
                               out_shardings=replicated).lower(cfg, *self.shared)
             compiled = _compile.compile(lowered, self.mesh.devices.flat[0].platform)
         self.seconds += time.perf_counter() - t0
-        _COMPILED[key] = compiled
+        cache[key] = compiled
         if len(_COMPILED) > _MAX_COMPILED:
             _COMPILED.popitem(last=False)
         return compiled
@@ -162,6 +173,22 @@ class _Programs:
         return max(size - size % n_dev, 2 * n_dev)
 
 
+def _describe_static(value: Any) -> str:
+    """A static value's repr, made the same in every process and distinct for distinct
+    values: arrays by their bytes (NumPy's repr elides long ones) and functions by their
+    qualified name (their repr holds a memory address), inside lists, tuples and dicts too."""
+    if isinstance(value, (np.ndarray, jax.Array)):
+        return f"array {array_digest(value)}"
+    if type(value) in (list, tuple):
+        items = ", ".join(map(_describe_static, value))
+        return f"[{items}]" if type(value) is list else f"({items}{',' * (len(value) == 1)})"
+    if type(value) is dict:
+        return "{" + ", ".join(f"{k!r}: {_describe_static(v)}" for k, v in value.items()) + "}"
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    return repr(value)
+
+
 def _fingerprint(train_fn, score_fn, X, y, space, combos, folds, key_data,
                  user: str | None) -> dict[str, str]:
     name = lambda fn: f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
@@ -169,7 +196,8 @@ def _fingerprint(train_fn, score_fn, X, y, space, combos, folds, key_data,
     extra = {} if user is None else {"fingerprint": user}
     return extra | {
         "space": f"{sorted(space)} {array_digest(*(space[n] for n in sorted(space)))}",
-        "static": json.dumps([{k: repr(v) for k, v in c.items()} for c in combos], sort_keys=True),
+        "static": json.dumps([{k: _describe_static(v) for k, v in c.items()} for c in combos],
+                             sort_keys=True),
         "folds": array_digest(folds.train, folds.test),
         "data_shape": f"X {tuple(X.shape)} {X.dtype}, y {None if y is None else tuple(y.shape)}",
         "data": array_digest(X, y),

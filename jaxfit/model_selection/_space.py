@@ -19,8 +19,22 @@ from .._validation import check_int, check_key, float_dtype
 Space = dict  # name -> array with leading axis G
 
 
-def _as_axis(name: str, values: Any) -> np.ndarray:
-    """One hyperparameter's values as a 1-D numeric NumPy array."""
+def _int32(arr: np.ndarray, where: str) -> np.ndarray:
+    """Integer hyperparameters as int32, as JAX traces them: refused, not wrapped around,
+    when out of range."""
+    info = np.iinfo(np.int32)
+    if arr.size and (arr.min() < info.min or arr.max() > info.max):
+        raise ValueError(f"{where} holds integers outside the int32 range [{info.min}, "
+                         f"{info.max}] of traced values; got {arr.min()} to {arr.max()}. Use "
+                         f"smaller values (seeds below 2**31), or pass them through "
+                         f"search(static=...).")
+    return arr.astype(np.int32)
+
+
+def _as_axis(name: str, values: Any, where: str | None = None) -> np.ndarray:
+    """One hyperparameter's values as a 1-D numeric NumPy array (`where` names them in
+    errors; default: `name`)."""
+    where = f"`{name}`" if where is None else where
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
         raise TypeError(f"`{name}` must be a list or 1-D array of values to try; got "
                         f"{values!r}. Wrap a single value in a list: {name}=[{values!r}].")
@@ -29,19 +43,19 @@ def _as_axis(name: str, values: Any) -> np.ndarray:
     except ValueError:
         arr = np.asarray(values, dtype=object)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"`{name}` must hold numbers (they are traced and vmapped); got "
+        raise TypeError(f"{where} must hold numbers (they are traced and vmapped); got "
                         f"{list(values)[:3]!r}. Pass values that change shapes or code, such "
                         f"as layer sizes or names, through search(static={{'{name}': [...]}}).")
     if arr.ndim != 1:
-        raise ValueError(f"`{name}` must be a 1-D list of values; got shape {arr.shape}.")
+        raise ValueError(f"{where} must be a 1-D list of values; got shape {arr.shape}.")
     if arr.size == 0:
-        raise ValueError(f"`{name}` is empty; give at least one value to try.")
+        raise ValueError(f"{where} is empty; give at least one value to try.")
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
-            raise ValueError(f"`{name}` contains NaN or infinite values; every value must be finite.")
+            raise ValueError(f"{where} contains NaN or infinite values; every value must be finite.")
         arr = arr.astype(np.float64)  # exact as given; cast to the working dtype on device
     elif arr.dtype.kind in "iu":
-        arr = arr.astype(np.int32)
+        arr = _int32(arr, where)
     return arr
 
 
@@ -89,7 +103,7 @@ class Distribution(NamedTuple):
             return np.exp(np.asarray(logs, np.float64))
         if self.kind == "randint":
             return np.asarray(jax.random.randint(key, (n,), int(self.low), int(self.high)))
-        options = _as_axis("choice", self.values)
+        options = _as_axis("name", self.values, "`values` of choice()")
         return options[np.asarray(jax.random.randint(key, (n,), 0, options.size))]
 
 
@@ -117,14 +131,15 @@ def loguniform(low: float, high: float) -> Distribution:
 
 def randint(low: int, high: int) -> Distribution:
     """Integers uniform on `[low, high)` (high excluded, as NumPy and SciPy)."""
+    info = np.iinfo(np.int32)  # the dtype of the draws
     for arg, value in (("low", low), ("high", high)):
-        check_int(value, f"{arg}` of `randint")
+        check_int(value, f"{arg}` of `randint", minimum=info.min, maximum=info.max)
     return Distribution("randint", *_bounds(low, high, "randint"))
 
 
 def choice(values: Sequence) -> Distribution:
     """One of `values` (numbers), each with equal probability."""
-    _as_axis("values` of `choice", values)
+    _as_axis("name", values, "`values` of choice()")
     return Distribution("choice", 0.0, 0.0, tuple(np.asarray(values).tolist()))
 
 
@@ -154,6 +169,7 @@ def random_search_space(key, n: int, **distributions) -> Space:
     space = {}
     for sub_key, (name, dist) in zip(jax.random.split(key, len(distributions)), distributions.items()):
         if isinstance(dist, (list, tuple)) and not isinstance(dist, Distribution):
+            _as_axis(name, dist)  # errors name the hyperparameter
             dist = choice(dist)
         if not isinstance(dist, Distribution):
             raise TypeError(f"`{name}` must be a distribution (uniform, loguniform, randint, "
@@ -187,7 +203,7 @@ def check_space(space: Any) -> tuple[Space, int]:
                             f"non-numeric values in `static`.")
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise ValueError(f"`space['{name}']` contains NaN or infinite values.")
-        out[name] = arr
+        out[name] = _int32(arr, f"`space['{name}']`") if arr.dtype.kind in "iu" else arr
     sizes = {name: arr.shape[0] for name, arr in out.items()}
     if len(set(sizes.values())) != 1:
         raise ValueError(f"`space` arrays must share their leading axis G (one entry per "

@@ -59,6 +59,7 @@ class Folds(NamedTuple):
             masks = []
             for part, idx in zip(("train", "test"), pair):
                 idx = np.asarray(idx)
+                idx = idx.astype(np.intp) if idx.size == 0 else idx  # [] reads as float64
                 if idx.size and (idx.dtype.kind not in "iu" or idx.min() < 0 or idx.max() >= n_samples):
                     raise ValueError(f"`splits` {part} indices of split {i} must be integers in "
                                      f"[0, {n_samples}); got dtype {idx.dtype} and range "
@@ -116,6 +117,17 @@ def _labels(values, name: str) -> np.ndarray:
                          f"{arr.shape}.")
     if arr.size == 0:
         raise ValueError(f"`{name}` is empty; it needs one entry per sample.")
+    if arr.dtype == object:  # text from pandas: an object array of str
+        kinds = {type(v) for v in arr}
+        if kinds <= {str}:
+            arr = arr.astype(str)
+        elif all(issubclass(k, numbers.Number) and k is not bool for k in kinds):
+            arr = np.array(arr.tolist())
+        else:
+            raise TypeError(f"`{name}` must hold numbers or strings, all of one kind; got an "
+                            f"object array with values of types "
+                            f"{sorted(k.__name__ for k in kinds)}. Convert it with "
+                            f".astype(str) or to numbers first.")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"`{name}` contains NaN or infinite values; every sample needs a label.")
     if arr.dtype.kind not in "biufUS":
