@@ -115,7 +115,7 @@ def per_sample(loss, z, y):
 
 
 class _State(NamedTuple):
-    step: jax.Array       # iterations taken
+    step: jax.Array       # iterations taken; -1 before the starting point is evaluated
     beta: jax.Array       # [d + 1] weights, intercept last
     z: jax.Array          # [n] X̃ β
     value: jax.Array      # objective at β
@@ -174,8 +174,14 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
     precondition = lambda g: jax.scipy.linalg.cho_solve((chol, True), g)
 
     def step(s: _State) -> _State:
+        # The first pass (step -1) only evaluates the starting point β, reached from z = 0
+        # along u = X̃β with t = 1: so the objective and the preconditioner appear once in
+        # the program, not also before the loop (each is several kernels for XLA to
+        # compile). That pass has g = h = 0: its momentum is not finite and stays 0.
+        first = s.step < 0
         direction = -s.h + s.momentum * s.direction
         direction = jnp.where(jnp.dot(direction, s.g) < 0, direction, -s.h)
+        direction = jnp.where(first, s.beta, direction)
         u = direction @ X1.T
         # Step length: one Newton step from the curvature at z (no further product, since
         # X̃(β + t·d) = z + t·u); after a refused one, the bound's step, which must descend.
@@ -183,7 +189,9 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
         wu2c = jnp.where(active, weight * u * u * curvature, 0)
         t = -jnp.dot(s.g, direction) / (jnp.sum(wu2c) / m
                                         + jnp.dot((lam * penalised + jitter) * direction, direction))
-        beta, z = s.beta + t * direction, s.z + t * u
+        t = jnp.where(first, 1.0, t)
+        beta = jnp.where(first, s.beta, s.beta + t * direction)
+        z = s.z + t * u
         value, g = at(beta, z)
         ok, done = finite_and_done(value, g)
         # The bound's step descends by construction, so only rounding could make it look
@@ -193,20 +201,20 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
         h = precondition(g)
         momentum = jnp.maximum(0.0, jnp.dot(g, h - s.h) / jnp.dot(s.g, s.h))
         keep = lambda new, old: jnp.where(accept, new, old)  # a refused step changes nothing
+        history = s.history.at[jnp.where(first, steps, s.step)].set(s.value, mode="drop")
         return _State(s.step + 1, keep(beta, s.beta), keep(z, s.z), keep(value, s.value),
                       keep(g, s.g), keep(h, s.h), keep(direction, s.direction),
                       jnp.where(accept & jnp.isfinite(momentum), momentum, s.momentum),
-                      ~accept, s.history.at[s.step].set(s.value),
-                      accept & done,
+                      ~accept, history, accept & done,
                       ~ok & s.cautious)  # even the bound's step failed: non-finite data
 
     beta = jnp.append(params["w"].astype(dtype), params["b"].astype(dtype))
-    z = beta @ X1.T
-    value, g = at(beta, z)
-    ok, done = finite_and_done(value, g)
-    state = _State(jnp.int32(0), beta, z, value, g, precondition(g), jnp.zeros_like(g),
-                   jnp.zeros((), dtype), jnp.bool_(False), jnp.full((steps,), jnp.nan, dtype),
-                   done, ~ok)
+    zeros = jnp.zeros_like(beta)
+    # Nothing is evaluated yet: the first pass accepts the starting point if it is finite
+    # (`cautious`) and reports divergence if it is not.
+    state = _State(jnp.int32(-1), beta, jnp.zeros(n, dtype), jnp.asarray(jnp.inf, dtype),
+                   zeros, zeros, zeros, jnp.zeros((), dtype), jnp.bool_(True),
+                   jnp.full((steps,), jnp.nan, dtype), jnp.bool_(False), jnp.bool_(False))
     running = lambda s: (s.step < steps) & ~s.converged & ~s.diverged
     if progress:  # a search showing step progress (see jaxfit._progress)
         step = _progress.report_steps(step, running, steps)
