@@ -303,10 +303,16 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
               X, y, weight, val_weight, key, params, penalty, progress=False) -> FitResult:
     n = X.shape[0]
     init_key, key = jax.random.split(jax.random.key(0) if key is None else key)
-    params = model.init(init_key, X.shape[1]) if params is None else params
+    if params is None:  # in X's precision (models start in the default float, float64 under x64)
+        params = jax.tree.map(lambda p: p.astype(X.dtype) if jnp.issubdtype(p.dtype, jnp.floating)
+                              else p, model.init(init_key, X.shape[1]))
     weight = weights_or_ones(weight, n, X.dtype)
     penalty = _penalties.none() if penalty is None else penalty
-    nan = jnp.full((steps,), jnp.nan, X.dtype)
+    # The losses recorded in the carry have the objective's precision: X's, or the
+    # given params' if higher.
+    dtype = jnp.result_type(X.dtype, *(p.dtype for p in jax.tree_util.tree_leaves(params)
+                                       if jnp.issubdtype(p.dtype, jnp.floating)))
+    nan = jnp.full((steps,), jnp.nan, dtype)
 
     def mean_loss(p, Xb, yb, wb, k, train):
         values = loss(model.apply(p, Xb, key=k, train=train), yb)
@@ -386,8 +392,8 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
     false = jnp.bool_(False)
     state = _State(step=jnp.int32(0), params=params, solver_state=solver.init(params), key=key,
                    history=nan, val_history=nan, best_params=params,
-                   best_val=jnp.array(jnp.inf, X.dtype), bad_epochs=jnp.int32(0),
-                   epoch_loss=jnp.array(jnp.inf, X.dtype), converged=false, diverged=false, stopped=false)
+                   best_val=jnp.array(jnp.inf, dtype), bad_epochs=jnp.int32(0),
+                   epoch_loss=jnp.array(jnp.inf, dtype), converged=false, diverged=false, stopped=false)
     epoch = full_batch_epoch if batch_size is None else minibatch_epoch
     if progress:
         epoch = _progress.report_steps(epoch, running, steps)

@@ -88,6 +88,13 @@ def as_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None,
         if kind == "f":
             if not is_traced(x) and not np.all(np.equal(np.mod(np.asarray(x), 1), 0)):
                 raise ValueError(f"`{name}` must hold integer class labels; got non-integral values.")
+        if not is_traced(x) and x.size:
+            low, high = np.min(np.asarray(x)), np.max(np.asarray(x))
+            if low < np.iinfo(np.int32).min or high > np.iinfo(np.int32).max:
+                raise ValueError(f"`{name}` holds integers from {low} to {high}, outside the "
+                                 f"int32 range that JAX computes with; relabel them (e.g. "
+                                 f"np.unique(y, return_inverse=True)[1]) or, for a regression "
+                                 f"target, pass floats (y.astype(float)).")
         x = _cast(x, jnp.int32)
     else:
         x = _cast(x, None)

@@ -59,6 +59,15 @@ def test_ridge_converges_in_a_couple_of_iterations():
     np.testing.assert_allclose(result.params["b"], reference.intercept_, atol=1e-4)
 
 
+def test_an_optimal_start_is_not_divergence():
+    # The gradient is exactly 0 at the start: the step length must not be 0/0.
+    X = np.array([[1.0], [-1.0], [1.0], [-1.0]], np.float32)
+    result = jaxfit.fit(models.logistic(), "binary_cross_entropy", X, np.array([1.0, 1.0, 0.0, 0.0]),
+                        optimizer=solvers.bound_cg(), penalty=penalties.l2(0.1), steps=5)
+    assert not result.diverged and int(result.n_steps) == 5
+    np.testing.assert_allclose(result.history, np.log(2.0), rtol=1e-6)
+
+
 def test_huber_matches_scipy():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((200, 4))

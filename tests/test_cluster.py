@@ -64,6 +64,18 @@ def test_restarts_keep_the_smallest_inertia(blobs, rng):
     np.testing.assert_allclose(best.centers, singles[int(inertias.argmin())].centers, rtol=1e-5)
 
 
+def test_inertia_is_exact_for_tight_clusters_far_from_the_mean(rng):
+    # float32; the loop's GEMM-form distances round to about eps·1000² per sample here.
+    X = np.r_[rng.normal(size=(50, 2)) * 0.01 + 1000, rng.normal(size=(50, 2)) * 0.01 - 1000]
+    X = X.astype(np.float32)
+    result = kmeans(X, 2, key=jax.random.key(0))
+    centers, labels = np.asarray(result.centers, np.float64), np.asarray(result.labels)
+    exact = ((X - centers[labels]) ** 2).sum()
+    np.testing.assert_allclose(float(result.inertia), exact, rtol=1e-3)
+    np.testing.assert_allclose(float(result.inertia), KMeans(2, n_init=10, random_state=0).fit(X).inertia_,
+                               rtol=1e-2)
+
+
 def test_weights_equal_repetition(x64, blobs, rng):
     w = rng.integers(0, 4, size=blobs.shape[0])
     init = blobs[[0, 10, 20, 30]]
@@ -235,6 +247,8 @@ KEY = jax.random.key(0)
      ValueError, "sample_weight"),
     (minibatch_kmeans, (X_GOOD, 2), {"init": X_GOOD[:2]}, ValueError, "key"),
     (minibatch_kmeans, (X_GOOD, 2), {"key": KEY, "batch_size": 0}, ValueError, "batch_size"),
+    (minibatch_kmeans, (X_GOOD, 2), {"key": KEY, "reassignment_ratio": 2.0}, ValueError,
+     "reassignment_ratio"),
     (minibatch_kmeans, (X_GOOD, 21), {"key": KEY}, ValueError, "n_clusters"),
     (assign, (X_GOOD[:2, :2], X_GOOD), {}, ValueError, "centers"),
     (inertia, (X_NAN, X_GOOD[:2]), {}, ValueError, "X"),

@@ -110,6 +110,7 @@ FITTED = pca(X_GOOD, 2)
     (pca, (X_GOOD, 2), {"whiten": "yes"}, TypeError, "whiten"),
     (pca, (X_GOOD, 2), {"solver": "randomized", "key": 3}, TypeError, "key"),
     (pca, (X_GOOD, 2), {"n_iter": -1}, ValueError, "n_iter"),
+    (pca, (X_GOOD, 2), {"sample_weight": np.full(10, 0.1)}, ValueError, "sample_weight"),
     (FITTED.transform, (X_GOOD[:, :3],), {}, ValueError, "X"),
     (FITTED.inverse_transform, (X_GOOD,), {}, ValueError, "Z"),
 ])

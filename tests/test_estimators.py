@@ -84,6 +84,20 @@ def test_regressors_match_sklearn(x64, ours, theirs):
     assert ours.score(X, y) == pytest.approx(theirs.score(X, y), abs=1e-8)
 
 
+def test_least_squares_in_float32_with_large_feature_means():
+    # Uncentred normal equations lose (mean / std)²·eps: 0.9 off at mean 1000 in float32.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) + 1000.0
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(size=200)
+    weight = rng.uniform(0.5, 2.0, 200)
+    for ours, theirs in [(LinearRegression(), sk_linear.LinearRegression()),
+                         (Ridge(alpha=1.0), sk_linear.Ridge(alpha=1.0))]:
+        fitted = ours.fit(X.astype(np.float32), y.astype(np.float32), sample_weight=weight)
+        reference = theirs.fit(X, y, sample_weight=weight)
+        np.testing.assert_allclose(fitted.coef_, reference.coef_, atol=1e-3)
+        np.testing.assert_allclose(fitted.intercept_, reference.intercept_, rtol=1e-3)
+
+
 @pytest.mark.parametrize("name", ["breast_cancer", "wine"])
 @pytest.mark.parametrize("solver", ["lbfgs", "newton-cholesky"])
 def test_logistic_regression_matches_sklearn(x64, name, solver):

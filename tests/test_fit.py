@@ -205,6 +205,16 @@ X_OK, Y_OK = regression_problem(n=20, d=3)
 SGD = optax.sgd(0.1)
 
 
+def test_float32_data_under_x64_with_early_stopping(x64):
+    # Models start in the default float (float64 here): the loop must follow X's dtype.
+    validation = (np.arange(20) >= 15).astype(np.float32)
+    result = jaxfit.fit(models.linear(), "squared_error", X_OK.astype(np.float32),
+                        Y_OK.astype(np.float32), optimizer=SGD, steps=20,
+                        validation_weight=validation)
+    assert result.params["w"].dtype == result.history.dtype == np.float32
+    assert np.isfinite(result.validation_history[:int(result.n_steps)]).all()
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(X=X_OK[:, 0]), ValueError, "`X` must be a 2-D"),
     (dict(y=Y_OK[:10]), ValueError, "`y` has 10 rows"),
@@ -227,6 +237,10 @@ SGD = optax.sgd(0.1)
     (dict(X=np.array([["a", "b", "c"]] * 20)), TypeError, "`X` must hold numbers"),
     (dict(model=models.softmax(3), loss="softmax_cross_entropy", y=np.zeros((20, 2))), ValueError, "`y` of shape"),
     (dict(params={"w": np.zeros(5), "b": np.zeros(())}), ValueError, "`params` do not fit"),
+    # A column y would broadcast against [n] outputs into [n, n]: a wrong fit, no error.
+    (dict(loss="absolute_error", y=Y_OK[:, None]), ValueError, "`y` of shape"),
+    (dict(loss="huber", y=Y_OK[:, None]), ValueError, "`y` of shape"),
+    (dict(y=np.arange(20) + 3_000_000_000), ValueError, "`y` holds integers.*int32"),
 ])
 def test_bad_input_raises_before_tracing(kwargs, error, match):
     args = dict(model=models.linear(), loss="squared_error", X=X_OK, y=Y_OK, optimizer=SGD, steps=5)

@@ -323,6 +323,20 @@ def test_cross_validate_errors_name_the_argument(change, error, match):
                           **kwargs)
 
 
+def test_make_fit_fns_averaged_metric_on_a_binary_task():
+    X, y = classification_problem(n=60, d=3)
+    folds = ms.stratified_kfold(y, 3)
+    fns = ms.make_fit_fns(models.logistic(), "binary_cross_entropy", optimizer=optax.adam(0.1),
+                          steps=30, metric="f1_macro")
+    result = ms.cross_validate(fns.train, fns.score, X, y, folds)
+    for k in range(3):
+        trained = jax.tree_util.tree_map(lambda leaf: leaf[k], result.params)
+        predicted = fns.predict(trained, X)
+        test = np.asarray(folds.test[k])
+        np.testing.assert_allclose(result.scores[k], metrics.f1(y[test], predicted[test],
+                                                                 average="macro"), rtol=1e-6)
+
+
 BAD_FIT_FNS = [
     (dict(model="linear"), TypeError, "model"),
     (dict(loss="nope"), ValueError, "loss"),
@@ -333,6 +347,9 @@ BAD_FIT_FNS = [
     (dict(tol=-1.0), ValueError, "tol"),
     (dict(metric=3), TypeError, "metric"),
     (dict(metric="nope"), ValueError, "`metric`"),
+    # Class 1 against the rest: wrong for three classes, and labels are traced in a search.
+    (dict(model=models.softmax(3), loss="softmax_cross_entropy", metric="f1"), ValueError, "f1_macro"),
+    (dict(model=models.softmax(3), loss="softmax_cross_entropy", metric="roc_auc"), ValueError, "binary"),
 ]
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from .. import _compile
 from .._validation import (as_array, check_choice, check_int, check_key, check_scalar, is_traced,
                            optional_weights)
-from ..metrics._clustering import _check_centers, _nearest
+from ..metrics._clustering import _check_centers, _inertia_of_labels, _nearest
 from ._seeding import _augment, _seed, _seed_size, _uniform
 
 _INITS = ("k-means++", "random")
@@ -180,8 +180,13 @@ def _kmeans(X, w, key, init_centers, tol, *, n_clusters, init, n_init, max_iter)
     inertia = s.totals[:, -1]  # Σ w·(distance to the nearest center)
     margin = 100 * jnp.finfo(X.dtype).eps
     best = jnp.argmax(inertia <= jnp.min(inertia) * (1 + margin))
-    return KMeansResult(s.centers[best] + mean, s.labels[best, :n], inertia[best],
-                        s.n_iter[best, 0], s.n_iter[best, 1] == 2)
+    # Restarts are ranked by the loop's GEMM-form inertia, whose rounding grows as
+    # eps·‖x - mean‖² per sample; the kept run's is computed again from differences,
+    # exact even for tight clusters far from the mean.
+    labels = s.labels[best, :n]
+    exact = _inertia_of_labels(X - mean, s.centers[best], labels, w)
+    return KMeansResult(s.centers[best] + mean, labels, exact, s.n_iter[best, 0],
+                        s.n_iter[best, 1] == 2)
 
 
 # --------------------------------------------------------------------------- validation

@@ -167,7 +167,8 @@ def minibatch_kmeans(X, n_clusters: int, *, key=None, batch_size: int = 1024,
     batch_size = min(check_int(batch_size, "batch_size", minimum=1), X.shape[0])
     n_init = check_int(n_init, "n_init", minimum=1)
     max_no_improvement = check_int(max_no_improvement, "max_no_improvement", minimum=1)
-    check_scalar(reassignment_ratio, "reassignment_ratio", minimum=0.0)
+    # Above 1 every center, the busiest too, would be moved at each reassignment.
+    check_scalar(reassignment_ratio, "reassignment_ratio", minimum=0.0, maximum=1.0)
     if init_centers is not None:
         if init_centers.ndim == 3 and init_centers.shape[0] > 1:
             raise ValueError(

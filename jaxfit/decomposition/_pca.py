@@ -22,7 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _compile
-from .._validation import as_array, check_choice, check_int, check_key, optional_weights
+from .._validation import (as_array, check_choice, check_int, check_key, is_traced,
+                           optional_weights)
 
 _SOLVERS = ("auto", "full", "covariance_eigh", "randomized")
 
@@ -186,6 +187,11 @@ def pca(X, n_components: int, *, whiten: bool = False, solver: str = "auto", key
     n_oversamples = check_int(n_oversamples, "n_oversamples", minimum=0)
     n_iter = check_int(n_iter, "n_iter", minimum=0)
     w = optional_weights(sample_weight, X)
+    total = None if w is None or is_traced(w) else float(np.sum(np.asarray(w)))
+    if total is not None and total <= 1:
+        raise ValueError(f"`sample_weight` must sum to more than 1: they are frequency weights "
+                         f"(a sample counted w times) and the variances divide by Σw - 1; got "
+                         f"Σw = {total:.6g}. Scale normalised weights by the number of samples.")
     fitted = _pca(X, w, key, n_components=n_components, solver=solver,
                   n_oversamples=n_oversamples, n_iter=n_iter)
     # device_put: jnp.asarray of a Python bool compiles a small program on first use.

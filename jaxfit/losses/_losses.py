@@ -12,6 +12,15 @@ import jax.numpy as jnp
 import optax
 
 
+def _same_shape(outputs, y):
+    # `outputs - y` would broadcast [n] against [n, 1] into [n, n]: every prediction
+    # scored against every target, and a plausible-looking, wrong fit.
+    if jnp.shape(outputs) != jnp.shape(y):
+        raise ValueError(f"model outputs of shape {jnp.shape(outputs)} and targets of shape "
+                         f"{jnp.shape(y)} differ; pass y as [n] for one output (y.ravel()) "
+                         f"or [n, m] for a model with m outputs.")
+
+
 def _per_sample(values):
     # Multi-output regression sums over outputs so each sample gives one number.
     return values.sum(axis=-1) if values.ndim == 2 else values
@@ -19,16 +28,19 @@ def _per_sample(values):
 
 def squared_error(outputs, y):
     """`(outputs - y)²` per sample (summed over outputs when 2-D), as optax."""
+    _same_shape(outputs, y)
     return _per_sample(optax.losses.squared_error(outputs, y))
 
 
 def absolute_error(outputs, y):
     """`|outputs - y|` per sample (summed over outputs when 2-D)."""
+    _same_shape(outputs, y)
     return _per_sample(jnp.abs(outputs - y))
 
 
 def huber(outputs, y, *, delta: float = 1.0):
     """Huber loss: quadratic within `delta` of the target, linear beyond (optax's)."""
+    _same_shape(outputs, y)
     return _per_sample(optax.losses.huber_loss(outputs, y, delta=delta))
 
 

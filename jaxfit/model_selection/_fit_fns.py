@@ -33,6 +33,8 @@ _MULTICLASS = (_losses.softmax_cross_entropy,)
 # Metrics that score probabilities or continuous scores rather than hard labels.
 _PROBABILITY_METRICS = ("log_loss",)
 _SCORE_METRICS = ("roc_auc",)
+# Scored on class 1 against the rest: wrong, silently, for more classes (labels are traced).
+_BINARY_ONLY = {"precision", "recall", "f1", "roc_auc"}
 
 
 class Trained(NamedTuple):
@@ -180,6 +182,13 @@ def make_fit_fns(model, loss, *, optimizer, penalty=None, steps, batch_size=None
     check_scalar(tol, "tol", minimum=0.0, allow_none=True)
     task = _task(loss)
     metric_name, metric_fn, greater_is_better = _resolve_metric(metric, task)
+    if task == "multiclass" and metric_name in _BINARY_ONLY:
+        raise ValueError(f"`metric` {metric_name!r} scores a binary task (class 1 against the "
+                         f"rest), but {loss!r} fits several classes; use an averaged "
+                         f"metric such as '{metric_name}_macro' or 'accuracy'."
+                         if metric_name != "roc_auc" else
+                         f"`metric` 'roc_auc' needs a binary task, but {loss!r} fits several "
+                         f"classes; use 'accuracy', 'log_loss' or an averaged f1.")
     takes_n_classes = "n_classes" in inspect.signature(metric_fn).parameters
 
     def train_fn(config, X, y, sample_weight, key):
@@ -207,7 +216,9 @@ def make_fit_fns(model, loss, *, optimizer, penalty=None, steps, batch_size=None
 
     def score_fn(params: Trained, X, y, sample_weight):
         out = params.outputs(X)
-        extra = {"n_classes": out.shape[-1]} if takes_n_classes and task == "multiclass" else {}
+        # Labels are traced here, so the metric cannot count the classes itself.
+        n_classes = {"binary": 2, "multiclass": out.shape[-1]}.get(task)
+        extra = {"n_classes": n_classes} if takes_n_classes and n_classes else {}
         value = metric_fn(y, _predictions(out, kind), sample_weight=sample_weight, **extra)
         return value if greater_is_better else -value
 

@@ -22,7 +22,10 @@ def closed_form() -> Solver:
     the weights) comes from `jax.hessian`, so weights, intercepts and multi-output
     models need nothing special. A singular `H` (more features than samples, no
     penalty) gives the minimum-norm step. On a non-quadratic objective each step is a
-    full Newton step; use `newton` there.
+    full Newton step; use `newton` there. The solve loses about `cond(H)·eps`, and
+    features with large means make `H` ill-conditioned (`cond` grows as (mean / std)²):
+    in float32, centre or standardize `X` first (`jaxfit.data.standardize`), as the
+    `LinearRegression` and `Ridge` estimators do.
 
     Unlike the other solvers, the optimality reported is the largest gradient entry at
     the *new* params, which is what shows the solve converged after one step.

@@ -187,9 +187,9 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
         # X̃(β + t·d) = z + t·u); after a refused one, the bound's step, which must descend.
         curvature = jnp.where(s.cautious, bound, per_sample(loss, s.z, y)[2])
         wu2c = jnp.where(active, weight * u * u * curvature, 0)
-        t = -jnp.dot(s.g, direction) / (jnp.sum(wu2c) / m
-                                        + jnp.dot((lam * penalised + jitter) * direction, direction))
-        t = jnp.where(first, 1.0, t)
+        along = jnp.sum(wu2c) / m + jnp.dot((lam * penalised + jitter) * direction, direction)
+        # A zero direction (the gradient vanished exactly: the start is optimal) stays put.
+        t = jnp.where(first, 1.0, jnp.where(along > 0, -jnp.dot(s.g, direction) / along, 0.0))
         beta = jnp.where(first, s.beta, s.beta + t * direction)
         z = s.z + t * u
         value, g = at(beta, z)
