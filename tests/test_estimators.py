@@ -191,6 +191,17 @@ def test_kmeans_matches_sklearn(x64):
     assert best.inertia_ == pytest.approx(sk_cluster.KMeans(3, n_init=10, random_state=0).fit(X).inertia_, rel=1e-6)
 
 
+def test_kmeans_predicts_its_own_labels_far_from_the_origin():
+    # float32: distances in GEMM form round as eps·||x||², 0.01·1e8 here, unless centred.
+    X, _ = _standardized("iris")
+    X = (X + 1e4).astype(np.float32)
+    far = KMeans(3, n_init=3, random_state=0).fit(X)
+    np.testing.assert_array_equal(far.predict(X), far.labels_)
+    assert far.score(X) == pytest.approx(-far.inertia_, rel=1e-3)
+    distances = np.linalg.norm(X[:, None].astype(np.float64) - far.cluster_centers_[None], axis=2)
+    np.testing.assert_allclose(far.transform(X), distances, atol=1e-2)
+
+
 @pytest.mark.parametrize("n_components", [3, 0.9, None])
 def test_pca_matches_sklearn(x64, n_components):
     X, _ = _standardized("wine")
@@ -221,6 +232,24 @@ def test_search_picks_gridsearchcv_best(x64):
     np.testing.assert_array_equal(ours.cv_results_["rank_test_score"], theirs.cv_results_["rank_test_score"])
     assert ours.cv_results_["params"] == theirs.cv_results_["params"]
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-6)
+    assert ours.score(X, y) == pytest.approx(theirs.score(X, y), rel=1e-6)  # -MSE, not R²
+
+
+@pytest.mark.parametrize("scoring", ["f1_macro", "precision_weighted", "roc_auc", "neg_log_loss"])
+def test_search_scorers_on_a_binary_target(scoring):
+    X, y = _standardized("breast_cancer")
+    grid = {"C": [0.01, 1.0]}
+    ours = SearchCV(LogisticRegression(), grid, cv=3, scoring=scoring).fit(X, y)
+    theirs = GridSearchCV(sk_linear.LogisticRegression(), grid, cv=3, scoring=scoring).fit(X, y)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"],
+                               theirs.cv_results_["mean_test_score"], rtol=2e-3)
+    assert ours.score(X, y) == pytest.approx(theirs.score(X, y), rel=2e-3)
+
+
+def test_search_refuses_binary_scorers_on_a_multiclass_target():
+    X, y = _standardized("iris")
+    with pytest.raises(ValueError, match="f1_macro"):
+        SearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3, scoring="f1").fit(X, y)
 
 
 def test_search_classifier_with_string_labels(x64):

@@ -90,9 +90,16 @@ def _folds(cv, X, y, task, groups):
 
 def _score_fn(model, task, scoring):
     read, fn, sign = _SCORERS[scoring]
+    if task.kind == "multiclass" and scoring in ("f1", "precision", "recall", "roc_auc"):
+        # Labels are traced in the search, so the metric cannot see the classes itself.
+        raise ValueError(f"Target is multiclass but scoring={scoring!r} scores a binary "
+                         f"target; use an averaged scorer such as '{scoring}_macro' or "
+                         f"'accuracy'." if scoring != "roc_auc" else
+                         "Target is multiclass but scoring='roc_auc' needs a binary target; "
+                         "use 'accuracy' or 'neg_log_loss'.")
     extra = {}
-    if "n_classes" in inspect.signature(getattr(fn, "func", fn)).parameters and task.kind == "multiclass":
-        extra = {"n_classes": task.n_outputs}
+    if "n_classes" in inspect.signature(getattr(fn, "func", fn)).parameters and task.kind != "regression":
+        extra = {"n_classes": 2 if task.kind == "binary" else task.n_outputs}
 
     def score(params, X, y, sample_weight):
         out = model.apply(params, X)
@@ -134,6 +141,14 @@ def _weighted(train_fn, weight, config, X, y, fold_weight, key):
     return train_fn(config, X, y, fold_weight * weight, key)
 
 
+def _best_estimator(search, method: str):
+    if not hasattr(search, "best_estimator_"):
+        error = sklearn_class("NotFittedError", NotFittedError)
+        raise error(f"This SearchCV instance has no best_estimator_: call fit with refit=True "
+                    f"before {method}.")
+    return search.best_estimator_
+
+
 class _Delegated:
     """A method of `best_estimator_`, present only when the estimator has it."""
 
@@ -148,11 +163,7 @@ class _Delegated:
 
         @functools.wraps(getattr(type(search.estimator), self.name))
         def method(*args, **kwargs):
-            if not hasattr(search, "best_estimator_"):
-                error = sklearn_class("NotFittedError", NotFittedError)
-                raise error(f"This SearchCV instance has no best_estimator_: call fit with refit=True "
-                            f"before {self.name}.")
-            return getattr(search.best_estimator_, self.name)(*args, **kwargs)
+            return getattr(_best_estimator(search, self.name), self.name)(*args, **kwargs)
 
         return method
 
@@ -200,7 +211,32 @@ class SearchCV(BaseEstimator):
     predict_log_proba = _Delegated("predict_log_proba")
     decision_function = _Delegated("decision_function")
     transform = _Delegated("transform")
-    score = _Delegated("score")
+    _estimator_score = _Delegated("score")
+
+    def score(self, X, y=None, sample_weight=None) -> float:
+        """`scoring` of `best_estimator_` on `X, y` (its own `score` when `scoring` is None),
+        as scikit-learn's searches: e.g. -MSE for "neg_mean_squared_error"."""
+        if self.scoring is None:
+            return self._estimator_score(X, y, sample_weight=sample_weight)
+        best, (read, fn, sign) = _best_estimator(self, "score"), _SCORERS[self._scoring()]
+        outputs, task = best._outputs(X), best._fit_task
+        y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+        if task.kind != "regression":  # labels as indices into classes_; unknown ones never match
+            y = y.reshape(-1)
+            known = np.isin(y, best.classes_)
+            y = np.where(known, np.searchsorted(best.classes_, np.where(known, y, best.classes_[0])), -1)
+            if read == "labels":
+                outputs = (outputs > 0).astype(int) if outputs.ndim == 1 else outputs.argmax(axis=1)
+            elif read == "proba":
+                outputs = best.predict_proba(X)
+                outputs = outputs[:, 1] if task.kind == "binary" else outputs
+        else:
+            y = y.reshape(outputs.shape)
+        w = None if sample_weight is None else as_sample_weight(sample_weight, outputs.shape[0])
+        extra = {}
+        if "n_classes" in inspect.signature(getattr(fn, "func", fn)).parameters and task.kind != "regression":
+            extra = {"n_classes": len(best.classes_)}
+        return float(sign * fn(y, outputs, sample_weight=w, **extra))
 
     @property
     def _estimator_type(self):

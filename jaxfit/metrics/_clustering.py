@@ -19,13 +19,23 @@ from .._validation import as_array, check_int, check_length, is_traced, optional
 _BLOCK_ENTRIES = 2**24
 
 
+def _near_origin(X, C):
+    """`X` and `C` moved by the centers' mean. Distances do not change, but the GEMM
+    form rounds as eps·||x||², so data far from the origin (offset 1e4 in float32)
+    would otherwise get wrong nearest centers."""
+    shift = jnp.mean(C, axis=0)
+    return X - shift, C - shift
+
+
 def _sq_distances(X, C, x_sq=None, c_sq=None):
     """Squared Euclidean distances `[n, k]` in GEMM form, clipped at zero.
 
-    Pass the squared row norms when they are already known. Rounding can make the GEMM
-    form slightly negative for near-identical points; the clip keeps square roots and
-    argmins well defined.
+    Pass the squared row norms when they are already known (the caller then keeps the
+    data near the origin). Rounding can make the GEMM form slightly negative for
+    near-identical points; the clip keeps square roots and argmins well defined.
     """
+    if x_sq is None and c_sq is None:
+        X, C = _near_origin(X, C)
     if x_sq is None:
         x_sq = jnp.sum(X * X, axis=1)
     if c_sq is None:
@@ -38,6 +48,7 @@ def _nearest(X, C):
 
     `||x||²` is the same for every center, so the argmin needs only `||c||² - 2·x·c`.
     """
+    X, C = _near_origin(X, C)
     c_sq = jnp.sum(C * C, axis=1)
     return jnp.argmin(c_sq[None, :] - 2.0 * (X @ C.T), axis=1).astype(jnp.int32)
 
