@@ -220,18 +220,15 @@ class SearchCV(BaseEstimator):
             return self._estimator_score(X, y, sample_weight=sample_weight)
         best, (read, fn, sign) = _best_estimator(self, "score"), _SCORERS[self._scoring()]
         outputs, task = best._outputs(X), best._fit_task
-        y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
-        if task.kind != "regression":  # labels as indices into classes_; unknown ones never match
-            y = y.reshape(-1)
-            known = np.isin(y, best.classes_)
-            y = np.where(known, np.searchsorted(best.classes_, np.where(known, y, best.classes_[0])), -1)
+        if task.kind != "regression":
+            y = best._class_indices(y)
             if read == "labels":
                 outputs = (outputs > 0).astype(int) if outputs.ndim == 1 else outputs.argmax(axis=1)
             elif read == "proba":
                 outputs = best.predict_proba(X)
                 outputs = outputs[:, 1] if task.kind == "binary" else outputs
         else:
-            y = y.reshape(outputs.shape)
+            y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y).reshape(outputs.shape)
         w = None if sample_weight is None else as_sample_weight(sample_weight, outputs.shape[0])
         extra = {}
         if "n_classes" in inspect.signature(getattr(fn, "func", fn)).parameters and task.kind != "regression":

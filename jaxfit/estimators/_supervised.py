@@ -211,11 +211,14 @@ class ClassifierMixin:
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy (`jaxfit.metrics.accuracy`); labels not in `classes_` count as wrong."""
         pred = np.searchsorted(self.classes_, self.predict(X))
+        w = None if sample_weight is None else as_sample_weight(sample_weight, pred.shape[0])
+        return float(metrics.accuracy(self._class_indices(y), pred, sample_weight=w))
+
+    def _class_indices(self, y) -> np.ndarray:
+        """`y` as indices into `classes_`, -1 for labels not among them (never matched)."""
         y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y).reshape(-1)
         known = np.isin(y, self.classes_)
-        true = np.where(known, np.searchsorted(self.classes_, np.where(known, y, self.classes_[0])), -1)
-        w = None if sample_weight is None else as_sample_weight(sample_weight, pred.shape[0])
-        return float(metrics.accuracy(true, pred, sample_weight=w))
+        return np.where(known, np.searchsorted(self.classes_, np.where(known, y, self.classes_[0])), -1)
 
     def __sklearn_tags__(self):
         from sklearn.utils import ClassifierTags, TargetTags
