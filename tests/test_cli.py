@@ -187,6 +187,8 @@ BAD_INPUT = [
     ("[data]\npath = 'example:diabetes'\n[model]\nkind = 'linear'\n[train]\noptimizer = 'bound_cg'"
      "\nloss = 'absolute_error'",
      "'absolute_error' cannot be fitted by optimizer 'bound_cg'"),
+    (BASE + "[train]\noptimizer = 'lbfgs'\n[search.static]\nbatch_size = [16, 32]",
+     "[search.static] batch_size needs a gradient optimizer"),
 ]
 
 

@@ -271,9 +271,12 @@ def _cross_checks(cfg: dict, given: dict) -> None:
         if extra:
             _fail(f"[train] {sorted(extra)[0]}", f"does not apply to optimizer {train['optimizer']!r}, "
                   f"which chooses its own step sizes; use one of {', '.join(GRADIENT_OPTIMIZERS)}")
-        if train["batch_size"] is not None:
-            _fail("[train] batch_size", f"needs a gradient optimizer ({', '.join(GRADIENT_OPTIMIZERS)}); "
-                  f"{train['optimizer']!r} works on the full batch")
+        for where, given_batch in (("[train] batch_size", train["batch_size"] is not None),
+                                   ("[search.static] batch_size",
+                                    "batch_size" in cfg["search"]["static"])):
+            if given_batch:
+                _fail(where, f"needs a gradient optimizer ({', '.join(GRADIENT_OPTIMIZERS)}); "
+                      f"{train['optimizer']!r} works on the full batch")
     if train["optimizer"] == "bound_cg":
         if model["kind"] not in ("linear", "logistic"):
             _fail("[train] optimizer", "'bound_cg' fits model kinds 'linear' and 'logistic' only, "
