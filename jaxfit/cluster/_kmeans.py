@@ -167,7 +167,8 @@ def _kmeans(X, w, key, init_centers, tol, *, n_clusters, init, n_init, max_iter)
         w = jnp.ones(n, X.dtype)
     else:
         fallback, mean = jnp.argmax(w > 0), (w @ X) / jnp.sum(w)
-    data = _augment(X - mean, w)
+    centred = X - mean
+    data = _augment(centred, w)
     if init == "array":
         starts = init_centers.astype(X.dtype).reshape(n_init, n_clusters, X.shape[1]) - mean
     else:
@@ -184,7 +185,7 @@ def _kmeans(X, w, key, init_centers, tol, *, n_clusters, init, n_init, max_iter)
     # eps·‖x - mean‖² per sample; the kept run's is computed again from differences,
     # exact even for tight clusters far from the mean.
     labels = s.labels[best, :n]
-    exact = _inertia_of_labels(X - mean, s.centers[best], labels, w)
+    exact = _inertia_of_labels(centred, s.centers[best], labels, w)
     return KMeansResult(s.centers[best] + mean, labels, exact, s.n_iter[best, 0],
                         s.n_iter[best, 1] == 2)
 

@@ -21,10 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import metrics, model_selection
+from ..metrics._registry import check_multiclass_metric
 from ..model_selection import SearchResult
 from ._base import BaseEstimator, clone
 from ._errors import NotFittedError, sklearn_class
-from ._inputs import as_sample_weight, check_length, device_array, requires_y
+from ._inputs import as_sample_weight, as_targets, check_length, device_array, requires_y
 from ._supervised import SupervisedEstimator, is_number
 
 # scikit-learn scorer name -> (what the metric reads, jaxfit metric, sign).
@@ -90,13 +91,8 @@ def _folds(cv, X, y, task, groups):
 
 def _score_fn(model, task, scoring):
     read, fn, sign = _SCORERS[scoring]
-    if task.kind == "multiclass" and scoring in ("f1", "precision", "recall", "roc_auc"):
-        # Labels are traced in the search, so the metric cannot see the classes itself.
-        raise ValueError(f"Target is multiclass but scoring={scoring!r} scores a binary "
-                         f"target; use an averaged scorer such as '{scoring}_macro' or "
-                         f"'accuracy'." if scoring != "roc_auc" else
-                         "Target is multiclass but scoring='roc_auc' needs a binary target; "
-                         "use 'accuracy' or 'neg_log_loss'.")
+    if task.kind == "multiclass":
+        check_multiclass_metric(scoring, "scoring")
     extra = {}
     if "n_classes" in inspect.signature(getattr(fn, "func", fn)).parameters and task.kind != "regression":
         extra = {"n_classes": 2 if task.kind == "binary" else task.n_outputs}
@@ -218,22 +214,14 @@ class SearchCV(BaseEstimator):
         as scikit-learn's searches: e.g. -MSE for "neg_mean_squared_error"."""
         if self.scoring is None:
             return self._estimator_score(X, y, sample_weight=sample_weight)
-        best, (read, fn, sign) = _best_estimator(self, "score"), _SCORERS[self._scoring()]
-        outputs, task = best._outputs(X), best._fit_task
-        if task.kind != "regression":
-            y = best._class_indices(y)
-            if read == "labels":
-                outputs = (outputs > 0).astype(int) if outputs.ndim == 1 else outputs.argmax(axis=1)
-            elif read == "proba":
-                outputs = best.predict_proba(X)
-                outputs = outputs[:, 1] if task.kind == "binary" else outputs
-        else:
-            y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y).reshape(outputs.shape)
-        w = None if sample_weight is None else as_sample_weight(sample_weight, outputs.shape[0])
-        extra = {}
-        if "n_classes" in inspect.signature(getattr(fn, "func", fn)).parameters and task.kind != "regression":
-            extra = {"n_classes": len(best.classes_)}
-        return float(sign * fn(y, outputs, sample_weight=w, **extra))
+        best = _best_estimator(self, "score")
+        task = best._fit_task
+        X = best._validate_X(X, reset=False)
+        y = (as_targets(y, multi_output=task.n_outputs is not None) if task.kind == "regression"
+             else best._class_indices(y))
+        w = None if sample_weight is None else as_sample_weight(sample_weight, X.shape[0])
+        score_fn = _score_fn(best._model(best._fit_config, task), task, self._scoring())
+        return float(score_fn(best._get_fitted_params(), device_array(X), y, w))
 
     @property
     def _estimator_type(self):

@@ -18,6 +18,7 @@ import optax
 from .. import data as _data
 from .. import losses as _losses
 from .. import metrics as _metrics
+from ..metrics._registry import check_multiclass_metric
 from .._fit import fit
 from .._validation import check_int, check_scalar
 from ..models import Model
@@ -33,8 +34,6 @@ _MULTICLASS = (_losses.softmax_cross_entropy,)
 # Metrics that score probabilities or continuous scores rather than hard labels.
 _PROBABILITY_METRICS = ("log_loss",)
 _SCORE_METRICS = ("roc_auc",)
-# Scored on class 1 against the rest: wrong, silently, for more classes (labels are traced).
-_BINARY_ONLY = {"precision", "recall", "f1", "roc_auc"}
 
 
 class Trained(NamedTuple):
@@ -182,13 +181,8 @@ def make_fit_fns(model, loss, *, optimizer, penalty=None, steps, batch_size=None
     check_scalar(tol, "tol", minimum=0.0, allow_none=True)
     task = _task(loss)
     metric_name, metric_fn, greater_is_better = _resolve_metric(metric, task)
-    if task == "multiclass" and metric_name in _BINARY_ONLY:
-        raise ValueError(f"`metric` {metric_name!r} scores a binary task (class 1 against the "
-                         f"rest), but {loss!r} fits several classes; use an averaged "
-                         f"metric such as '{metric_name}_macro' or 'accuracy'."
-                         if metric_name != "roc_auc" else
-                         f"`metric` 'roc_auc' needs a binary task, but {loss!r} fits several "
-                         f"classes; use 'accuracy', 'log_loss' or an averaged f1.")
+    if task == "multiclass":
+        check_multiclass_metric(metric_name, "metric")
     takes_n_classes = "n_classes" in inspect.signature(metric_fn).parameters
 
     def train_fn(config, X, y, sample_weight, key):
