@@ -14,8 +14,9 @@ from . import _compile, _loops, _progress
 from . import losses as _losses
 from . import penalties as _penalties
 from ._shuffle import permute
-from ._validation import (INT32_MAX, as_array, check_int, check_key, check_length, check_scalar,
-                          check_weights, dtype_kind, host_key, is_traced, weights_or_ones)
+from ._validation import (INT32_MAX, as_array, check_finite, check_int, check_key, check_length,
+                          check_scalar, check_weights, dtype_kind, host_key, is_traced,
+                          weights_or_ones)
 from .losses import get_loss
 from .models import Model
 from .solvers import Objective, as_solver
@@ -151,6 +152,10 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
     if tol is not None and is_traced(tol):
         raise TypeError("`tol` must be a Python float (it selects the stopping rule); got a traced value.")
     key = None if key is None else check_key(key)
+    if params is not None:  # a NaN start would otherwise be reported as a divergence
+        for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+            if not is_traced(leaf):
+                check_finite(np.asarray(leaf), f"params{jax.tree_util.keystr(path)}")
     outputs = _check_model_fits(model, loss, None if params is None else _spec(params),
                                 _spec(X), _spec(y))
     _check_labels(loss, y, outputs)

@@ -77,6 +77,9 @@ def as_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None,
             hint = " Reshape a single feature with X.reshape(-1, 1)." if 2 in ndims and x.ndim == 1 else ""
             raise ValueError(f"`{name}` must be a {want} array; got {_describe(x)}.{hint}")
     if not allow_empty and x.size == 0:
+        if x.ndim == 2 and x.shape[0]:
+            raise ValueError(f"`{name}` has no columns (shape {tuple(x.shape)}); it needs at "
+                             f"least one feature.")
         raise ValueError(f"`{name}` is empty (shape {tuple(x.shape)}); it needs at least one sample.")
     if dtype == "float":
         target = float_dtype() if (kind != "f" or np.dtype(x.dtype).itemsize < 4) else x.dtype

@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import jaxfit
-from jaxfit import data, losses, models, penalties
+from jaxfit import data, losses, models, penalties, solvers
 from helpers import classification_problem, regression_problem
 
 
@@ -221,6 +221,7 @@ def test_float32_data_under_x64_with_early_stopping(x64):
     (dict(X=np.where(np.eye(20, 3) > 0, np.nan, X_OK)), ValueError, "`X` contains"),
     (dict(y=np.r_[Y_OK[:-1], np.inf]), ValueError, "`y` contains"),
     (dict(X=np.zeros((0, 3))), ValueError, "`X` is empty"),
+    (dict(X=np.zeros((20, 0))), ValueError, "`X` has no columns.*at least one feature"),
     (dict(loss="squared"), ValueError, "`loss` must be one of"),
     (dict(optimizer="adam"), TypeError, "`optimizer` must be an optax"),
     (dict(model=lambda x: x), TypeError, "`model` must be"),
@@ -237,6 +238,12 @@ def test_float32_data_under_x64_with_early_stopping(x64):
     (dict(X=np.array([["a", "b", "c"]] * 20)), TypeError, "`X` must hold numbers"),
     (dict(model=models.softmax(3), loss="softmax_cross_entropy", y=np.zeros((20, 2))), ValueError, "`y` of shape"),
     (dict(params={"w": np.zeros(5), "b": np.zeros(())}), ValueError, "`params` do not fit"),
+    # A NaN start would otherwise be diagnosed as a divergence ("lower the learning rate").
+    (dict(params={"w": np.array([0.0, np.nan, 0.0]), "b": np.zeros(())}), ValueError,
+     r"`params\['w'\]` contains 1 NaN"),
+    (dict(params={"w": np.zeros(3), "b": np.array(np.inf)}, optimizer=solvers.bound_cg(),
+          model=models.logistic(), loss="binary_cross_entropy", y=(Y_OK > 0).astype(int)),
+     ValueError, r"`params\['b'\]` contains 1 NaN or infinite"),
     # A column y would broadcast against [n] outputs into [n, n]: a wrong fit, no error.
     (dict(loss="absolute_error", y=Y_OK[:, None]), ValueError, "`y` of shape"),
     (dict(loss="huber", y=Y_OK[:, None]), ValueError, "`y` of shape"),
