@@ -189,6 +189,11 @@ BAD_INPUT = [
      "'absolute_error' cannot be fitted by optimizer 'bound_cg'"),
     (BASE + "[train]\noptimizer = 'lbfgs'\n[search.static]\nbatch_size = [16, 32]",
      "[search.static] batch_size needs a gradient optimizer"),
+    (BASE + "[train]\npenalty = 'l2'\n[search]\ntype = 'random'\nn = 2\n[search.space]\n"
+     "strength = {randint = [0.5, 3.5]}",
+     "[search.space] strength randint must be [low, high], integers"),
+    (BASE + "[train]\npenalty = 'l2'\n[search]\ntype = 'random'\nn = 2\n[search.space]\n"
+     "strength = {uniform = [0.5, 0.5]}", "[search.space] strength uniform needs low < high"),
 ]
 
 
@@ -210,6 +215,48 @@ def test_bad_input_exits_with_one_line(tmp_path, capsys, monkeypatch, given, fra
     assert code != 0 and len(lines) == 1, err
     assert lines[0].startswith("jaxfit")
     assert fragment is None or fragment in lines[0], lines[0]
+
+
+def _error_line(tmp_path, capsys, config: str) -> str:
+    (tmp_path / "bad.toml").write_text(config)
+    assert main(["run", str(tmp_path / "bad.toml"), "--no-cache", "--quiet"]) == 2
+    return capsys.readouterr().err
+
+
+def test_multiclass_roc_auc_is_refused_naming_the_key(tmp_path, capsys):
+    err = _error_line(tmp_path, capsys, "[data]\npath = 'example:iris'\n[model]\nkind = 'softmax'"
+                                        "\n[cv]\nmetric = 'roc_auc'")
+    assert "[cv] metric" in err and "'roc_auc'" in err and "'accuracy'" in err
+
+
+def test_rare_classes_are_named_by_label_with_the_fix_in_the_file(tmp_path, capsys):
+    rows = "".join(f"{i},{i % 3},{'xy'[i % 2]}\n" for i in range(20))
+    (tmp_path / "rare.csv").write_text("a,b,label\n" + rows + "20,1,z\n")
+    config = "[data]\npath = 'rare.csv'\ntarget = 'label'\n[model]\nkind = 'softmax'\n"
+    err = _error_line(tmp_path, capsys, config)
+    assert "[data] target 'label'" in err and "['z']" in err and "at least 2 rows" in err
+    assert "stratify" not in err  # no Python-API advice
+    # With 3 rows of 'z', 2 reach the training part: too few for 3 stratified folds.
+    (tmp_path / "rare.csv").write_text("a,b,label\n" + rows + "20,1,z\n21,2,z\n22,0,z\n")
+    err = _error_line(tmp_path, capsys, config + "[cv]\nn_splits = 3\n")
+    assert "[cv] n_splits: class 'z' has 2 row(s)" in err
+    assert "Set [cv] n_splits = 2 or [cv] splitter = \"kfold\"" in err
+
+
+def test_summary_scores_are_in_the_metric_sign(tmp_path, capsys):
+    """An error metric is negated in the ranked table only: summary.json gives it as printed."""
+    (tmp_path / "mse.toml").write_text("[data]\npath = 'example:diabetes'\n[model]\nkind = 'linear'"
+                                       "\n[train]\noptimizer = 'closed_form'\nsteps = 1\n"
+                                       "[cv]\nn_splits = 2\nmetric = 'mse'\n")
+    assert main(["run", str(tmp_path / "mse.toml"), "--out", str(tmp_path / "out"), "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    printed = float(re.search(r"CV mse (\S+)", out).group(1))
+    assert summary["cv_mean"] == pytest.approx(printed, abs=1e-4) and printed > 1000
+    assert summary["test_score"] == pytest.approx(float(re.search(r"test mse (\S+)", out).group(1)),
+                                                  abs=1e-4)
+    rows = json.loads((tmp_path / "out" / "table.json").read_text())
+    assert rows[0]["mean_test_score"] == pytest.approx(-summary["cv_mean"])
 
 
 def test_debug_shows_the_traceback(tmp_path):

@@ -17,7 +17,9 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+import jaxfit.model_selection as ms
 from jaxfit.io import load, load_metadata, save
+from jaxfit.model_selection import SearchResult
 
 
 class Pair(NamedTuple):
@@ -226,6 +228,55 @@ def test_bad_path_and_traced_values_are_refused(path):
         jax.jit(lambda x: save(path, {"x": x}))(1.0)
 
 
+def _static_search():
+    """A search with static axes of tuples and strings (object columns in `configs`)."""
+    X = np.arange(16, dtype=np.float32).reshape(8, 2) / 10
+
+    def train_fn(config, X, y, w, key):
+        sign = 1.0 if config["activation"] == "relu" else -1.0
+        return sign * config["lr"] * len(config["hidden"]) * jnp.sum(w[:, None] * X, axis=0)
+
+    return ms.search(train_fn, lambda p, X, y, w: -jnp.sum(p ** 2), X, X[:, 0],
+                     ms.grid(lr=[0.1, 0.5]), ms.kfold(8, 2),
+                     static={"hidden": [(4,), (8, 4)], "activation": ["relu", "tanh"]}), X
+
+
+def test_search_result_round_trips_without_its_train_fn(path):
+    result, X = _static_search()
+    save(path, {"search": result, "note": "static axes"})
+    loaded = load(path)["search"]
+    assert isinstance(loaded, SearchResult)
+    assert loaded.configs["hidden"].dtype == object
+    assert loaded.configs["hidden"].tolist() == [(4,)] * 4 + [(8, 4)] * 4
+    expected, got = result.table(), loaded.table()
+    assert list(got) == list(expected) and got.pop("params") == expected.pop("params")
+    for name in expected:
+        assert got[name].dtype == expected[name].dtype, name
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    assert loaded.best_config == result.best_config == {"lr": 0.1, "hidden": (4,), "activation": "relu"}
+    np.testing.assert_array_equal(loaded.mean, result.mean)
+    np.testing.assert_array_equal(loaded.rank, result.rank)
+    assert (loaded.timings, loaded.chunks) == (result.timings, result.chunks)
+    # train_fn is code, which the file does not hold: only the original refits.
+    assert result.refit(X, X[:, 0]).shape == (2,)
+    with pytest.raises(ValueError, match=r"no train_fn.*jaxfit\.io\.load.*best_config"):
+        loaded.refit(X, X[:, 0])
+
+
+def test_search_result_keeps_numpy_scalars_and_refuses_functions(path):
+    values = np.empty(3, object)
+    values[:] = [np.str_("a"), np.float32(0.5), None]
+    result = SearchResult(configs={"v": values}, scores=np.ones((3, 2)),
+                          status=np.full((3, 2), "ok"), n_steps=np.ones((3, 2), np.int32),
+                          timings={"compile": 0.5, "run": 1.0}, chunks={"computed": 1})
+    save(path, result)
+    assert [type(v) for v in load(path).configs["v"]] == [np.str_, np.float32, type(None)]
+    assert load(path).table()["params"] == result.table()["params"]
+    values[0] = len
+    with pytest.raises(TypeError, match=r"tree\.configs\['v'\]\[0\]: supported leaves"):
+        save(path, result)
+
+
 def rewrite(path, edit):
     """Re-save the file's entries with `edit(document, entries)` applied."""
     with np.load(path, allow_pickle=False) as npz:
@@ -296,6 +347,9 @@ def leaf_node(i):
     (set_key("format_version", 2), r"format version 2 is not supported"),
     (set_key("format", "other"), r"not a jaxfit document"),
     (set_key("surprise", 1), r"the document must have the keys"),
+    (set_tree({"type": "search_result", "items": [["scores", leaf_node(0)],
+                                                   ["n_steps", leaf_node(1)]]}),
+     r"a search_result node must have the fields"),
 ])
 def test_tampered_document_is_refused(path, edit, match):
     save(path, Pair(np.ones((3, 2), np.float32), np.arange(3)))

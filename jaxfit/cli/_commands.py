@@ -38,9 +38,8 @@ def _execute(cfg: dict, folder: str, source: str, quiet: bool) -> int:
         print(_describe(outcome))
         _output.print_table(outcome)
         settings = ", ".join(f"{k}={_output.format_value(v)}" for k, v in best.best_config.items())
-        cv = best.best_score if outcome.greater_is_better else -best.best_score
         print(f"best: {settings or 'the one configuration'} (CV {outcome.metric} "
-              f"{cv:.4f} ± {best.std[best.best_index]:.4f})")
+              f"{outcome.cv_mean:.4f} ± {best.std[best.best_index]:.4f})")
     refit = outcome.refit
     state = "diverged" if bool(refit.diverged) else "converged" if bool(refit.converged) else "max steps"
     print(f"refit on {len(outcome.y_train)} training samples ({int(refit.n_steps)} steps, {state}); "

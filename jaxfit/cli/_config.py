@@ -213,10 +213,15 @@ def _space_entry(name: str, spec: Any, kind: str) -> Any:
             or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args)):
         form = "[low, high, count]" if size == 3 else "[low, high]"
         _fail(where, f"{how} must be {form}", args)
+    if how == "randint" and not all(isinstance(a, int) and a <= _INT_MAX for a in args):
+        _fail(where, f"randint must be [low, high], integers up to {_INT_MAX} (high excluded)",
+              args)
     low, high = check(f"{where} low", args[0]), check(f"{where} high", args[1])
-    if low > high or (how in ("logspace", "loguniform") and low <= 0):
-        _fail(where, f"{how} needs 0 < low <= high" if how.startswith("log") else
-              f"{how} needs low <= high", args)
+    # Random draws are on [low, high): an empty range has nothing to draw.
+    strict = how in RANDOM_SPECS
+    if low > high or (strict and low == high) or (how in ("logspace", "loguniform") and low <= 0):
+        bounds = "low < high" if strict else "low <= high"
+        _fail(where, f"{how} needs {'0 < ' if how.startswith('log') else ''}{bounds}", args)
     if size == 3:
         _int(1)(f"{where} count", args[2])
     return {how: list(args)}

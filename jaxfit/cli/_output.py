@@ -128,8 +128,10 @@ def write(outcome: Outcome, folder: str, *, source: str) -> tuple[list[str], str
     """Write the results folder; returns the files written and a note on skipped plots.
 
     Files: `table.csv` and `table.json` (one row per configuration, as scikit-learn's
-    `cv_results_`), `best_params.npz` (`jaxfit.io`: the refitted parameters and
-    feature scaling, the configuration in its metadata), `summary.json`, and PNG plots.
+    `cv_results_`: higher is better, error metrics negated), `best_params.npz`
+    (`jaxfit.io`: the refitted parameters and feature scaling, the summary in its
+    metadata), `summary.json` (`cv_mean` and `test_score` in the metric's own sign, as
+    printed: an MSE is positive), and PNG plots.
     """
     os.makedirs(folder, exist_ok=True)
     rows = _rows(outcome)
@@ -150,7 +152,7 @@ def write(outcome: Outcome, folder: str, *, source: str) -> tuple[list[str], str
         "experiment": source,
         "metric": outcome.metric,
         "best_config": _plain(outcome.search.best_config),
-        "cv_mean": outcome.search.best_score,
+        "cv_mean": outcome.cv_mean,  # the sign of test_score, not the table's
         "cv_std": float(outcome.search.std[outcome.search.best_index]),
         "test_score": outcome.test_score,
         "n_train": len(outcome.y_train), "n_test": outcome.n_test,

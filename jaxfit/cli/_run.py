@@ -20,6 +20,7 @@ import optax
 from .. import data, metrics, models, penalties, solvers
 from .. import model_selection as ms
 from ..losses import LOSSES
+from ..metrics._registry import check_multiclass_metric
 from ..solvers._glm import CURVATURE_BOUNDS
 from ._config import SOLVERS, ConfigError
 
@@ -43,6 +44,13 @@ class Outcome(NamedTuple):
     y_train: np.ndarray
     n_test: int
     seconds: dict           # wall time of each stage
+
+    @property
+    def cv_mean(self) -> float:
+        """The best configuration's mean CV score in the metric's own sign, as `test_score`
+        (the search maximises, so its scores hold error metrics negated)."""
+        best = self.search.best_score
+        return best if self.greater_is_better else -best
 
 
 def load(cfg: dict) -> tuple[data.Dataset, str]:
@@ -114,7 +122,25 @@ def _check_task(cfg: dict, task: str, n_classes: int) -> tuple[str, str]:
         raise ConfigError(f"[cv] metric: {metric!r} is a "
                           f"{'regression' if metric in _REGRESSION_METRICS else 'classification'} "
                           f"metric, but the target is {task}.")
+    if multiclass:
+        try:
+            check_multiclass_metric(metric, "[cv] metric")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     return loss, metric
+
+
+def _check_class_counts(cfg: dict, dataset: data.Dataset) -> None:
+    """The stratified hold-out split needs 2+ rows of every class; refused here to name
+    the class by its label in the file, and the fix in the file's terms."""
+    counts = np.bincount(dataset.y, minlength=len(dataset.classes))
+    rare = [dataset.classes[c] for c in np.flatnonzero(counts < 2)]
+    if rare:
+        column = f"[data] target {cfg['data']['target']!r}"
+        raise ConfigError(f"{column}: class(es) {rare} have a single row, but the held-out "
+                          f"split ([data] test_size) keeps every class on both sides, so each "
+                          f"class needs at least 2 rows. Add rows of those classes, or drop or "
+                          f"relabel them in {cfg['data']['path']!r}.")
 
 
 def _schedule(name: str, lr, steps: int):
@@ -196,14 +222,25 @@ def space(cfg: dict, key) -> dict:
     return ms.random_search_space(key, section["n"], **dists)
 
 
-def folds(cfg: dict, y, task: str, key) -> ms.Folds:
-    """The cross-validation folds of `[cv]` over the training rows."""
+def folds(cfg: dict, y, task: str, key, classes: tuple | None) -> ms.Folds:
+    """The cross-validation folds of `[cv]` over the training rows; `classes` are the
+    labels of the class indices in `y` (None for regression)."""
     cv = cfg["cv"]
     splitter = cv["splitter"] or ("stratified" if task == "classification" else "kfold")
     if splitter == "stratified":
         if task != "classification":
             raise ConfigError("[cv] splitter: 'stratified' needs class labels, but the target is "
                               "numeric; use 'kfold' or 'shuffle'.")
+        # stratified_kfold checks this too, but names the class by its index in `y`.
+        counts = np.bincount(y, minlength=len(classes))
+        fewest = int(counts.min())
+        if fewest < cv["n_splits"]:
+            fix = (f'Set [cv] n_splits = {fewest} or [cv] splitter = "kfold"' if fewest >= 2
+                   else 'Set [cv] splitter = "kfold" (not stratified)')
+            raise ConfigError(f"[cv] n_splits: class {classes[int(np.argmin(counts))]!r} has "
+                              f"{fewest} row(s) in the training part, fewer than n_splits = "
+                              f"{cv['n_splits']}; stratified folds need one in every test fold. "
+                              f"{fix}, or add rows of that class.")
         return ms.stratified_kfold(y, cv["n_splits"], shuffle=cv["shuffle"], key=key)
     if splitter == "kfold":
         return ms.kfold(len(y), cv["n_splits"], shuffle=cv["shuffle"], key=key)
@@ -238,6 +275,8 @@ def run(cfg: dict, *, output: str, progress: bool) -> Outcome:
     dataset, task = load(cfg)
     n_classes = 0 if dataset.classes is None else len(dataset.classes)
     loss, metric = _check_task(cfg, task, n_classes)
+    if task == "classification":
+        _check_class_counts(cfg, dataset)
     split_key, fold_key, space_key, search_key = jax.random.split(jax.random.key(cfg[""]["seed"]), 4)
     X_train, X_test, y_train, y_test = data.train_test_split(
         dataset.X, dataset.y, test_size=cfg["data"]["test_size"], key=split_key,
@@ -250,7 +289,7 @@ def run(cfg: dict, *, output: str, progress: bool) -> Outcome:
     seconds["load"] = time.perf_counter() - start
     start = time.perf_counter()
     result = ms.search(fns.train, fns.score, X_train, y_train, space(cfg, space_key),
-                       folds(cfg, y_train, task, fold_key), key=search_key,
+                       folds(cfg, y_train, task, fold_key, dataset.classes), key=search_key,
                        static=cfg["search"]["static"] or None, devices=devices(cfg[""]["devices"]),
                        checkpoint=checkpoint or None, progress=progress)
     seconds["search"] = time.perf_counter() - start

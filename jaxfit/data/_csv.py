@@ -14,6 +14,8 @@ import numpy as np
 
 from .._validation import check_choice
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 class Dataset(NamedTuple):
     """Features and targets ready for jaxfit, with the names needed to read them back.
@@ -119,28 +121,48 @@ def _handle_missing(df, used, missing):
         f"in first; `missing` decides.")
 
 
+def _non_numeric(pd, series) -> str:
+    """The first cell of `series` that does not parse as a number, and its data row."""
+    bad = pd.to_numeric(series, errors="coerce").isna().to_numpy()
+    i = int(np.argmax(bad)) if bad.any() else 0
+    return f"e.g. {series.iloc[i]!r} in data row {series.index[i]} after the header"
+
+
+def _float32(series, kind: str) -> np.ndarray:
+    """A numeric column as float32, refusing infinities and values past float32's range
+    (which would become infinities)."""
+    values = series.to_numpy(dtype=np.float64)
+    bad = ~(np.abs(values) <= _FLOAT32_MAX)
+    if bad.any():
+        i = int(np.argmax(bad))
+        value, where = float(values[i]), f"{kind} column {series.name!r}"
+        row = f"data row {series.index[i]} after the header"
+        if not np.isfinite(value):
+            raise ValueError(f"{where} holds infinite values (the first in {row}); replace them "
+                             f"before loading.")
+        raise ValueError(f"{where} holds {value!r} ({row}), which overflows float32 (largest "
+                         f"{_FLOAT32_MAX:.4g}); rescale the column (e.g. change its units) "
+                         f"before loading.")
+    return values.astype(np.float32)
+
+
 def _features(pd, df, features, categorical):
     blocks, names = [], []
     for col in features:
         series = df[col]
         if pd.api.types.is_numeric_dtype(series.dtype):
-            blocks.append(series.to_numpy(dtype=np.float32).reshape(-1, 1))
+            blocks.append(_float32(series, "Feature").reshape(-1, 1))
             names.append(col)
         elif categorical == "one_hot":
             dummies = pd.get_dummies(series.astype(str), prefix=col, prefix_sep="=", dtype=np.float32)
             blocks.append(dummies.to_numpy(dtype=np.float32))
             names.extend(str(c) for c in dummies.columns)
         else:
-            example = series.iloc[0]
             raise ValueError(
-                f"Feature column {col!r} is not numeric (dtype {series.dtype}, e.g. {example!r}). "
-                f"Pass categorical='one_hot' to one-hot encode it, or leave it out of `features`.")
-    X = np.concatenate(blocks, axis=1)
-    bad = ~np.isfinite(X).all(axis=0)
-    if bad.any():
-        col = names[int(np.flatnonzero(bad)[0])]
-        raise ValueError(f"Feature column {col!r} holds infinite values; replace them before loading.")
-    return X, tuple(names)
+                f"Feature column {col!r} is not numeric (dtype {series.dtype}, "
+                f"{_non_numeric(pd, series)}). Pass categorical='one_hot' to one-hot encode it, "
+                f"or leave it out of `features`.")
+    return np.concatenate(blocks, axis=1), tuple(names)
 
 
 def _target(pd, series, name, task):
@@ -151,12 +173,9 @@ def _target(pd, series, name, task):
     if task == "regression":
         if not numeric:
             raise ValueError(f"`task`='regression' needs a numeric target, but column {name!r} "
-                             f"holds {series.dtype} values (e.g. {series.iloc[0]!r}). Use "
+                             f"holds {series.dtype} values ({_non_numeric(pd, series)}). Use "
                              f"task='classification' or choose another `target`.")
-        y = series.to_numpy(dtype=np.float32)
-        if not np.isfinite(y).all():
-            raise ValueError(f"Target column {name!r} holds infinite values; replace them first.")
-        return y, None
+        return _float32(series, "Target"), None
     codes, uniques = pd.factorize(series, sort=True)
     if len(uniques) < 2:
         raise ValueError(f"`target` column {name!r} has a single class {uniques[0]!r}; "
@@ -204,6 +223,7 @@ def load_csv(path, target: str, *, features: Sequence[str] | None = None, task: 
     pd = _import_pandas()
     df = _read(pd, path)
     df.columns = [str(c) for c in df.columns]
+    df.index = np.arange(1, len(df) + 1)  # data row numbers for messages, kept by dropna
     features = _select(df, target, features)
     df = _handle_missing(df, [target, *features], missing)
     X, names = _features(pd, df, features, categorical)

@@ -1,4 +1,5 @@
-"""`save` and `load`: a pytree of arrays in one .npz file, written atomically, no pickle.
+"""`save` and `load`: a pytree of arrays (or search results) in one .npz file, written
+atomically, no pickle.
 
 The file is an ordinary, uncompressed .npz archive, readable with `np.load` alone:
 
@@ -53,7 +54,8 @@ def save(path: str | os.PathLike, tree: Any, *, metadata: dict | None = None) ->
         so `load(path)` reads what `save(path, ...)` wrote. Its directory must exist.
       tree: nested dicts (str keys), lists, tuples and NamedTuples whose leaves are
         NumPy or JAX arrays (0-d and empty included; bfloat16 and the other ml_dtypes
-        types too), NumPy scalars, None, bool, int, float, complex or str.
+        types too), NumPy scalars, None, bool, int, float, complex or str; or a
+        `model_selection.SearchResult`, anywhere in the tree (all but its train_fn).
       metadata: a dict of JSON values (str keys, lists, numbers, str, bool, None;
         NaN and inf are kept), returned by `load_metadata`.
 
@@ -196,7 +198,9 @@ def load(path: str | os.PathLike, *, namedtuples: Iterable[type] = ()) -> Any:
     Returns:
       The tree, with dicts, lists and tuples as saved (dict subclasses as plain dicts)
       and every array, JAX ones included, as a NumPy array of the saved dtype and shape,
-      bit for bit; NumPy scalars come back as 0-d arrays.
+      bit for bit; NumPy scalars come back as 0-d arrays. A SearchResult comes back
+      with equal configs, scores, table, ranks and best_config, but without the
+      train_fn it was searched with (a file holds no code), so its `refit` raises.
 
     Raises:
       ValueError: naming the path and the problem if the file is truncated or

@@ -13,6 +13,7 @@ Tree nodes in the description::
     {"type": "array", "leaf": i}                        # entry "leaf_<i>" of the file
     {"type": "none"} | {"type": "bool" | "int" | "str", "value": ...}
     {"type": "float", "value": float.hex(x)} | {"type": "complex", "value": [re, im]}
+    {"type": "search_result", "items": [[field, node], ...]}  # a model_selection.SearchResult
 
 Every leaf is described by `{"dtype": ..., "shape": [...]}` and referenced exactly once.
 """
@@ -20,6 +21,7 @@ Every leaf is described by `{"dtype": ..., "shape": [...]}` and referenced exact
 from __future__ import annotations
 
 import collections
+import dataclasses
 import keyword
 import numbers
 import re
@@ -78,6 +80,42 @@ def _to_numpy(x: Any, where: str) -> tuple[np.ndarray, dict]:
     return arr, {"dtype": arr.dtype.str, "shape": list(arr.shape)}
 
 
+def _search_result_fields(result) -> dict[str, Any]:
+    """What a SearchResult saves: every field but its train_fn (`_refit`), which is code.
+
+    A static axis's configs column is an object array (tuples, strings, ...), which
+    .npy could only pickle: it is saved as a list of its values instead.
+    """
+    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)
+              if f.name != "_refit"}
+    fields["configs"] = {name: list(values) if np.asarray(values).dtype == object else values
+                         for name, values in result.configs.items()}
+    return fields
+
+
+def _search_result(fields: dict) -> Any:
+    """Rebuild a SearchResult from `_search_result_fields`; it has no train_fn to refit."""
+    from ..model_selection._result import SearchResult  # not at import: model_selection uses io
+
+    names = [f.name for f in dataclasses.fields(SearchResult) if f.name != "_refit"]
+    if sorted(fields) != sorted(names):
+        raise FormatError(f"a search_result node must have the fields {names}; got {list(fields)}")
+    for name in ("configs", "timings", "chunks"):
+        if not isinstance(fields[name], dict):
+            raise FormatError(f"the search result's {name!r} is not a dict")
+    for name in ("scores", "status", "n_steps"):
+        if not isinstance(fields[name], np.ndarray) and fields[name] is not None:  # None: unread
+            raise FormatError(f"the search result's {name!r} is not an array")
+    for name, values in fields["configs"].items():
+        if isinstance(values, list):
+            column = np.empty(len(values), object)
+            for i, v in enumerate(values):
+                # A NumPy scalar (saved as a 0-d array) is put back as the scalar it was.
+                column[i] = v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v
+            fields["configs"][name] = column
+    return SearchResult(**fields)
+
+
 def encode(tree: Any) -> tuple[dict, list[np.ndarray], list[dict]]:
     """Describe `tree`: the JSON node, the arrays to store and their descriptions.
 
@@ -85,6 +123,8 @@ def encode(tree: Any) -> tuple[dict, list[np.ndarray], list[dict]]:
       TypeError: for a leaf or key of a type that cannot be stored, naming where in the
         tree it sits (e.g. `tree['layers'][0].w`).
     """
+    from ..model_selection._result import SearchResult  # not at import: model_selection uses io
+
     arrays: list[np.ndarray] = []
     specs: list[dict] = []
 
@@ -122,8 +162,12 @@ def encode(tree: Any) -> tuple[dict, list[np.ndarray], list[dict]]:
         if isinstance(x, (list, tuple)):
             return {"type": "list" if isinstance(x, list) else "tuple",
                     "items": [node(v, f"{where}[{i}]") for i, v in enumerate(x)]}
+        if isinstance(x, SearchResult):
+            return {"type": "search_result", "items": [
+                [k, node(v, f"{where}.{k}")] for k, v in _search_result_fields(x).items()]}
         raise _leaf_error(where, x, "supported leaves are NumPy/JAX arrays, None, bool, "
-                          "int, float, complex and str, inside dict/list/tuple/NamedTuple")
+                          "int, float, complex and str, inside dict/list/tuple/NamedTuple "
+                          "or a SearchResult")
 
     return node(tree, "tree"), arrays, specs
 
@@ -227,13 +271,13 @@ def decode(node: Any, leaves: list, types: dict) -> Any:
             if len(v) != 2:
                 raise FormatError(f"a complex node has an invalid value {v!r}")
             return complex(hex_float(v[0]), hex_float(v[1]))
-        if kind == "dict":
+        if kind in ("dict", "search_result"):
             out = {}
             for pair in items(x):
                 if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
-                    raise FormatError(f"a dict item must be a [str key, node] pair; got {pair!r}")
+                    raise FormatError(f"a {kind} item must be a [str key, node] pair; got {pair!r}")
                 out[pair[0]] = build(pair[1])
-            return out
+            return out if kind == "dict" else _search_result(out)
         if kind == "list":
             return [build(v) for v in items(x)]
         if kind == "tuple":

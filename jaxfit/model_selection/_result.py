@@ -41,6 +41,12 @@ class SearchResult:
       timings: `{"compile": s, "run": s}` seconds spent compiling and running.
       chunks: `{"computed": c, "resumed": r, "chunk_size": size, "n_devices": d}`:
         chunks computed in this call and read back from the checkpoint.
+
+    `jaxfit.io.save` writes a SearchResult (static values such as layer-size tuples and
+    strings included) and `jaxfit.io.load` reads it back: everything above, and what is
+    derived from it (`table`, `best_config`, `mean`, `rank`, the plots), comes back
+    equal. `train_fn` is code, which a file never holds, so a loaded result cannot
+    `refit`: train `best_config` with your `train_fn`.
     """
 
     configs: dict
@@ -140,9 +146,11 @@ class SearchResult:
         Returns what `train_fn` returns (params, or a `FitResult`).
         """
         if self._refit is None:
-            raise ValueError("This SearchResult has no train_fn to refit with (SearchCV keeps "
-                             "its results without one); use the estimator's best_estimator_, "
-                             "or search() to get a result that refits.")
+            raise ValueError("This SearchResult has no train_fn to refit with: SearchCV keeps "
+                             "its results without one, and jaxfit.io.load cannot restore one "
+                             "(files hold no code). Train `best_config` with your train_fn, "
+                             "use the estimator's best_estimator_, or run search() again for "
+                             "a result that refits.")
         return self._refit(self.best_config, X, y)
 
     def __repr__(self) -> str:
