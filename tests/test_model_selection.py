@@ -123,6 +123,24 @@ def test_text_labels_from_pandas_split_as_sklearn():
         ms.group_kfold(np.array(["a", 1, "b", 2], dtype=object), 2)
 
 
+def test_stratified_kfold_rare_classes_raise_or_warn_as_sklearn():
+    y = np.array(["cat"] * 7 + ["dog"] * 6 + ["eel"] * 2)
+    with pytest.raises(ValueError, match=r"class \('eel'\) with only 2 member\(s\).*rare_classes=\"warn\""):
+        ms.stratified_kfold(y, 3)
+    message = "least populated class in y has only 2 members, which is less than n_splits=3"
+    with pytest.warns(UserWarning, match=message):
+        expected = _sk_test_masks(skms.StratifiedKFold(3), y.size, y)
+    with pytest.warns(UserWarning, match=message + r".*'eel'"):
+        folds = ms.stratified_kfold(y, 3, rare_classes="warn")
+    np.testing.assert_array_equal(np.asarray(folds.test), expected)
+    with pytest.raises(ValueError, match="n_splits=4 cannot be greater"):
+        _sk_test_masks(skms.StratifiedKFold(4), 6, np.array([1, 2, 3] * 2))
+    with pytest.raises(ValueError, match=r"`n_splits`=4 .* every class .*\(the largest, 1, has 2\)"):
+        ms.stratified_kfold(np.array([1, 2, 3] * 2), 4, rare_classes="warn")
+    with pytest.raises(ValueError, match="rare_classes"):
+        ms.stratified_kfold(y, 3, rare_classes="ignore")
+
+
 def test_shuffle_is_reproducible_and_keyed():
     a = ms.kfold(20, 4, shuffle=True, key=jax.random.key(0))
     b = ms.kfold(20, 4, shuffle=True, key=jax.random.key(0))

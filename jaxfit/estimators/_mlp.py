@@ -1,10 +1,16 @@
 """Multi-layer perceptrons with scikit-learn's names and objective, over `jaxfit.fit`.
 
-scikit-learn's MLP minimises `loss + alpha/(2·n_batch)·||W||²` per mini-batch, where
-the regression loss is *half* the mean squared error (averaged over outputs). In
-jaxfit's scaling (`weighted mean loss + penalties.l2(s)`, squared error summed over
-outputs) that is `s = alpha/n_batch` for cross-entropy and `s = 2·m·alpha/n_batch` for
-squared error with m outputs, so both have the same minimisers.
+scikit-learn's MLP steps along the gradient of `loss + alpha/(2·n_batch)·||W||²` per
+mini-batch (`_backprop`), where the loss is the weighted mean cross-entropy, or for
+regression half the squared error *summed* over the m outputs: its `delta = pred - y`
+is the same for every output column. jaxfit minimises exactly that, as
+`weighted mean loss + penalties.l2(alpha/n_batch)` with the loss `_half_squared_error`
+for regression; with no hidden layer and the identity activation it is `Ridge(alpha)`.
+
+The loss scikit-learn *reports* (`loss_`, `loss_curve_`) averages the squared error
+over outputs instead (`squared_loss`): `(objective - penalty)/m + penalty`. The loop
+records only the objective, so with m > 1 outputs the penalty of every step is taken
+at the fitted weights; with one output the reported loss is the objective.
 
 `max_iter` counts epochs, as in scikit-learn; mini-batches follow `jaxfit.fit`.
 """
@@ -19,15 +25,21 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .. import models, penalties, solvers
+from .. import losses, models, penalties, solvers
 from .._fit import fit
 from ._base import check_integer, check_option, check_real, random_key
-from ._inputs import device_array
+from ._inputs import column_to_1d, device_array
 from ._supervised import ClassifierMixin, RegressorMixin, SupervisedEstimator
 
 _ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 _OPTIMIZERS = ("adam", "sgd", "lbfgs")
 _SCHEDULES = (None, "constant", "cosine", "linear")
+
+
+def _half_squared_error(outputs, y):
+    """scikit-learn's MLP regression loss per sample: half the squared error, summed over
+    outputs (the sum its gradient takes)."""
+    return 0.5 * losses.squared_error(outputs, y)
 
 
 def _hold_out(key, weight, fraction):
@@ -153,14 +165,19 @@ class _BaseMLP(SupervisedEstimator):
         tol = config["tol"] if rows >= n and not config["early_stopping"] else None
         total = jnp.sum(sample_weight)
         per_batch = total * jnp.minimum(1.0, rows / jnp.sum(sample_weight > 0))
-        if task.kind == "regression":
-            loss, scale = "squared_error", 2.0 * (task.n_outputs or 1)
-        else:
-            loss, scale = ("binary_cross_entropy" if task.kind == "binary" else "softmax_cross_entropy"), 1.0
-        return fit(cls._model(config, task), loss, X, y, optimizer=_optimizer(config, steps),
-                   penalty=penalties.l2(scale * config["alpha"] / per_batch), steps=steps,
-                   batch_size=None if rows >= n else rows, sample_weight=sample_weight, key=key,
-                   tol=tol, validation_weight=validation_weight, patience=patience)
+        loss = {"regression": _half_squared_error, "binary": "binary_cross_entropy",
+                "multiclass": "softmax_cross_entropy"}[task.kind]
+        penalty = penalties.l2(config["alpha"] / per_batch)
+        result = fit(cls._model(config, task), loss, X, y, optimizer=_optimizer(config, steps),
+                     penalty=penalty, steps=steps, batch_size=None if rows >= n else rows,
+                     sample_weight=sample_weight, key=key, tol=tol,
+                     validation_weight=validation_weight, patience=patience)
+        m = task.n_outputs if task.kind == "regression" else None
+        if m is None:
+            return result
+        # scikit-learn's reported loss averages over the m outputs (module docstring).
+        fitted_penalty = penalty.value(result.params)
+        return result._replace(history=(result.history - fitted_penalty) / m + fitted_penalty)
 
     def _set_fitted(self, params, result):
         task = self._fit_task
@@ -223,7 +240,9 @@ _DOC_ARGS = """
 
     Attributes:
       coefs_, intercepts_: per-layer weights `[in, out]` and biases `[out]`.
-      n_iter_: epochs run; loss_curve_: mean training loss per epoch; loss_: the last.
+      n_iter_: epochs run; loss_curve_: mean training loss per epoch (scikit-learn's:
+        half the squared error averaged over outputs, or the cross-entropy, plus
+        alpha/(2·n_batch)·||W||²); loss_: the last.
       n_layers_, n_outputs_, out_activation_, t_ (optimizer steps),
       n_features_in_, feature_names_in_."""
 
@@ -236,5 +255,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
     __doc__ = ("Multi-layer perceptron regressor, as `sklearn.neural_network.MLPRegressor`.\n\n"
-               "    Squared error with an identity output; `y` may be `[n]` or `[n, m]`.\n" + _DOC_ARGS + "\n")
+               "    Half the squared error with an identity output; `y` may be `[n]` or `[n, m]`\n"
+               "    (a column `[n, 1]` is raveled, with a DataConversionWarning, as scikit-learn).\n"
+               + _DOC_ARGS + "\n")
     _multi_output = True
+
+    def _task(self, y, n_samples):
+        # scikit-learn's MLPRegressor ravels a column y and so predicts `[n]`.
+        y, task = super()._task(y, n_samples)
+        if task.n_outputs == 1:
+            y, task = column_to_1d(y, multi_output=False), task._replace(n_outputs=None)
+        return y, task

@@ -14,7 +14,9 @@ import dataclasses
 import functools
 import inspect
 import itertools
+import math
 import numbers
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -45,26 +47,86 @@ _SCORERS = {
 }
 
 
-def _grid_candidates(param_grid) -> list[dict]:
-    """scikit-learn's `ParameterGrid` order: per dict, sorted names, last one fastest."""
+def _check_grids(param_grid, argument: str) -> list[dict]:
+    """`param_grid` as a list of `{name: non-empty list of values}`."""
     grids = [param_grid] if isinstance(param_grid, dict) else list(param_grid)
-    candidates = []
     for grid in grids:
         if not isinstance(grid, dict):
-            raise TypeError(f"`param_grid` must be a dict or a list of dicts; got {grid!r}.")
-        names = sorted(grid)
-        for name in names:
+            raise TypeError(f"`{argument}` must be a dict or a list of dicts; got {grid!r}.")
+        for name in sorted(grid):
             if isinstance(grid[name], str) or not hasattr(grid[name], "__iter__") or len(grid[name]) == 0:
-                raise ValueError(f"`param_grid[{name!r}]` must be a non-empty list of values; got "
+                raise ValueError(f"`{argument}[{name!r}]` must be a non-empty list of values; got "
                                  f"{grid[name]!r}.")
-        candidates += [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
-    return candidates
+    return grids
+
+
+def _grid_candidates(param_grid) -> list[dict]:
+    """scikit-learn's `ParameterGrid` order: per dict, sorted names, last one fastest."""
+    return [dict(zip(names, values)) for grid in _check_grids(param_grid, "param_grid")
+            for names in [sorted(grid)] for values in itertools.product(*(grid[n] for n in names))]
+
+
+def _grid_size(grids: list[dict]) -> int:
+    return sum(math.prod(len(values) for values in grid.values()) for grid in grids)
+
+
+def _grid_candidate(grids: list[dict], index: int) -> dict:
+    """`_grid_candidates(grids)[index]` without building the others (a grid of lists
+    sampled by a random search may be far larger than `n_iter`)."""
+    for grid in grids:
+        size = math.prod(len(values) for values in grid.values())
+        if index >= size:
+            index -= size
+            continue
+        candidate = {}
+        for name in sorted(grid, reverse=True):  # the last name cycles fastest
+            index, offset = divmod(index, len(grid[name]))
+            candidate[name] = grid[name][offset]
+        return dict(sorted(candidate.items()))
+    raise IndexError(index)
+
+
+def _sample_without_replacement(n_population: int, n_samples: int, rng) -> np.ndarray:
+    """scikit-learn's `sample_without_replacement` ("auto"), draw for draw, so a seed gives
+    the candidates `RandomizedSearchCV` gives."""
+    ratio = n_samples / n_population
+    if 0.01 < ratio < 0.99:
+        return rng.permutation(n_population)[:n_samples]
+    if ratio < 0.2:  # tracking selection: redraw until unseen
+        out, seen = [], set()
+        for _ in range(n_samples):
+            j = rng.randint(n_population)
+            while j in seen:
+                j = rng.randint(n_population)
+            seen.add(j)
+            out.append(j)
+        return np.asarray(out, int)
+    out = np.arange(n_samples)  # reservoir sampling
+    for i in range(n_samples, n_population):
+        j = rng.randint(0, i + 1)
+        if j < n_samples:
+            out[j] = i
+    return out
 
 
 def _sampled_candidates(distributions, n_iter: int, random_state) -> list[dict]:
-    """`n_iter` draws: lists are sampled uniformly, objects with `rvs` (scipy.stats) drawn."""
+    """`n_iter` draws, as scikit-learn's `ParameterSampler`: when every value is a list,
+    distinct candidates of the grid (at most all of it, with a warning); otherwise lists
+    are sampled uniformly and objects with `rvs` (scipy.stats) drawn, with replacement."""
     rng = random_state if isinstance(random_state, np.random.RandomState) else np.random.RandomState(random_state)
     dists = [distributions] if isinstance(distributions, dict) else list(distributions)
+    for dist in dists:
+        if not isinstance(dist, dict):
+            raise TypeError(f"`param_distributions` must be a dict or a list of dicts; got {dist!r}.")
+    if not any(hasattr(values, "rvs") for dist in dists for values in dist.values()):
+        grids = _check_grids(dists, "param_distributions")
+        size = _grid_size(grids)
+        if size < n_iter:
+            warnings.warn(f"The total space of parameters {size} is smaller than n_iter={n_iter}. "
+                          f"Running {size} iterations. For exhaustive searches, use SearchCV "
+                          f"with param_grid.", UserWarning, stacklevel=4)
+            n_iter = size
+        return [_grid_candidate(grids, int(i)) for i in _sample_without_replacement(size, n_iter, rng)]
     candidates = []
     for _ in range(n_iter):
         dist = dists[rng.randint(len(dists))]
@@ -77,6 +139,7 @@ def _sampled_candidates(distributions, n_iter: int, random_state) -> list[dict]:
 
 
 def _folds(cv, X, y, task, groups):
+    """Folds for `cv`; `y` holds the user's labels for a classifier (named in messages)."""
     n = X.shape[0]
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
         if not 2 <= cv <= n:
@@ -84,7 +147,7 @@ def _folds(cv, X, y, task, groups):
                              f"of samples: n_samples={n} (and n_splits must be >= 2).")
         if task.kind == "regression":
             return model_selection.kfold(n, int(cv))
-        return model_selection.stratified_kfold(y, int(cv))
+        return model_selection.stratified_kfold(y, int(cv), rare_classes="warn")
     splits = cv.split(X, y, groups) if hasattr(cv, "split") else cv
     return model_selection.Folds.from_indices(splits, n)
 
@@ -135,6 +198,12 @@ def _search_functions(cls, static: dict, task, scoring):
 def _weighted(train_fn, weight, config, X, y, fold_weight, key):
     """`train_fn` on the fold's rows weighted by the user's `sample_weight`."""
     return train_fn(config, X, y, fold_weight * weight, key)
+
+
+def _weighted_score(score_fn, weight, params, X, y, fold_weight):
+    """`score_fn` on the fold's test rows weighted by the user's `sample_weight`: the
+    scores scikit-learn's searches give, which pass `sample_weight` on to the scorer."""
+    return score_fn(params, X, y, fold_weight * weight)
 
 
 def _best_estimator(search, method: str):
@@ -257,8 +326,9 @@ class SearchCV(BaseEstimator):
           X: `[n, d]` features.
           y: targets or class labels.
           groups: group labels for a scikit-learn group splitter given as `cv`.
-          sample_weight: `[n]` weights of the training rows of every fold (scores are
-            unweighted, as scikit-learn's without metadata routing) and of the refit.
+          sample_weight: `[n]` weights of the rows of every fold, in training and in
+            scoring (as scikit-learn's searches, which pass it on to the scorer), and of
+            the refit.
         """
         if not isinstance(self.estimator, SupervisedEstimator):
             raise TypeError(f"SearchCV searches jaxfit's supervised estimators (linear models, "
@@ -270,9 +340,11 @@ class SearchCV(BaseEstimator):
         configs = [est._hyperparameters() for est in estimators]
         X_checked = self._validate_X(X, reset=True)
         requires_y(self, y)
-        y_np, task = clone(self.estimator)._task(y, X_checked.shape[0])
+        encoder = clone(self.estimator)
+        y_np, task = encoder._task(y, X_checked.shape[0])
         check_length(X_checked, y_np)
-        folds = _folds(self.cv, X_checked, y_np, task, groups)
+        labels = y_np if task.kind == "regression" else encoder.classes_[y_np]
+        folds = _folds(self.cv, X_checked, labels, task, groups)
         data = (device_array(X_checked), jnp.asarray(y_np) if y_np.dtype.kind in "iu" else device_array(y_np))
         weight = None if sample_weight is None else device_array(as_sample_weight(sample_weight, X_checked.shape[0]))
 
@@ -290,6 +362,7 @@ class SearchCV(BaseEstimator):
             train_fn, score_fn = _search_functions(cls, static, task, scoring)
             if weight is not None:
                 train_fn = functools.partial(_weighted, train_fn, weight)
+                score_fn = functools.partial(_weighted_score, score_fn, weight)
             space = {name: np.asarray([configs[i][name] for i in rows], np.float64) for name in traced}
             result = model_selection.search(train_fn, score_fn, *data, space, folds, key=estimators[rows[0]]._key())
             scores[rows], status[rows], n_steps[rows] = result.scores, result.status, result.n_steps

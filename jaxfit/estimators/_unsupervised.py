@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +31,8 @@ class KMeans(_TransformerMixin, BaseEstimator):
     Args:
       n_clusters: number of clusters.
       init: "k-means++", "random" or an array of initial centers `[n_clusters, d]`.
-      n_init: restarts; "auto" is 1 for "k-means++" and 10 for "random".
+      n_init: restarts; "auto" is 10 for "random", else 1. With an array `init`
+        there is one run (warning if `n_init` asks for more), as scikit-learn.
       max_iter: most Lloyd iterations per restart.
       tol: relative tolerance on the center shift (scikit-learn's).
       random_state: seed (int), NumPy generator, or None for a fresh one.
@@ -67,9 +69,14 @@ class KMeans(_TransformerMixin, BaseEstimator):
         else:
             init = device_array(np.asarray(init, np.float64))
         if self.n_init == "auto":
-            n_init = 1 if isinstance(init, str) and init == "k-means++" else 10
+            n_init = 10 if isinstance(init, str) and init == "random" else 1
         else:
             n_init = check_integer(self, "n_init")
+        if not isinstance(init, str) and n_init != 1:
+            # Every restart from the same centers ends in the same place (scikit-learn's rule).
+            warnings.warn(f"Explicit initial center position passed: performing only one init in "
+                          f"KMeans instead of n_init={n_init}.", RuntimeWarning, stacklevel=2)
+            n_init = 1
         result = cluster.kmeans(device_array(X), n_clusters, key=random_key(self), n_init=n_init,
                                 init=init, max_iter=check_integer(self, "max_iter"),
                                 tol=check_real(self, "tol", low=0.0),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Iterable, NamedTuple
 
 import jax
@@ -166,7 +167,8 @@ def kfold(n_samples: int, n_splits: int = 5, *, shuffle: bool = False, key=None)
     return _from_test_folds(test_fold, n_splits)
 
 
-def stratified_kfold(y, n_splits: int = 5, *, shuffle: bool = False, key=None) -> Folds:
+def stratified_kfold(y, n_splits: int = 5, *, shuffle: bool = False, key=None,
+                     rare_classes: str = "raise") -> Folds:
     """K folds that keep each class's share of samples in every fold.
 
     Classes are dealt round-robin over the folds in blocks, as scikit-learn's
@@ -175,9 +177,13 @@ def stratified_kfold(y, n_splits: int = 5, *, shuffle: bool = False, key=None) -
 
     Args:
       y: `[n]` class labels (numbers or strings).
-      n_splits: number of folds k, at least 2; every class needs at least k members.
+      n_splits: number of folds k, at least 2.
       shuffle: shuffle samples within each class before assigning them.
       key: `jax.random.key`, required with `shuffle=True`.
+      rare_classes: what to do when a class has fewer than k members, so that some
+        test folds lack it: "raise" (the default) refuses it; "warn" warns and goes on,
+        as scikit-learn's `StratifiedKFold` does (raising only when every class has
+        fewer than k members).
 
     Returns:
       `Folds(train, test)`, boolean masks of shape `[n_splits, n]`.
@@ -185,15 +191,27 @@ def stratified_kfold(y, n_splits: int = 5, *, shuffle: bool = False, key=None) -
     y = _labels(y, "y")
     n_splits = _check_n_splits(n_splits, y.size, "samples", "Lower n_splits.")
     _check_shuffle_key(shuffle, key)
+    if rare_classes not in ("raise", "warn"):
+        raise ValueError(f"`rare_classes` must be \"raise\" or \"warn\"; got {rare_classes!r}.")
     _, first, inverse = np.unique(y, return_index=True, return_inverse=True)
     # Classes numbered by first appearance, as scikit-learn does, so the folds match.
     encoded = np.argsort(np.argsort(first))[inverse]
     counts = np.bincount(encoded)
     if counts.min() < n_splits:
-        label = y[np.sort(first)[np.argmin(counts)]]  # class code c first appears at sort(first)[c]
-        raise ValueError(f"`y` has a class ({label!r}) with only {counts.min()} member(s), fewer "
-                         f"than `n_splits`={n_splits}; every class needs a member in every test "
-                         f"fold. Lower n_splits to at most {counts.min()} or merge rare classes.")
+        # Class code c first appears at sort(first)[c]; .item() shows 'eel', not np.str_('eel').
+        rarest, largest = (y[np.sort(first)[c]].item() for c in (np.argmin(counts), np.argmax(counts)))
+        if rare_classes == "raise":
+            raise ValueError(f"`y` has a class ({rarest!r}) with only {counts.min()} member(s), fewer "
+                             f"than `n_splits`={n_splits}; every class needs a member in every test "
+                             f"fold. Lower n_splits to at most {counts.min()}, merge rare classes, or "
+                             f"pass rare_classes=\"warn\" to let some test folds lack them.")
+        if counts.max() < n_splits:
+            raise ValueError(f"`n_splits`={n_splits} is greater than the number of members of every "
+                             f"class in `y` (the largest, {largest!r}, has {counts.max()}), so some "
+                             f"test folds would be empty. Lower n_splits to at most {counts.max()}.")
+        warnings.warn(f"The least populated class in y has only {counts.min()} members, which is "
+                      f"less than n_splits={n_splits}. (Class {rarest!r}: some test folds have none "
+                      f"of it.)", UserWarning, stacklevel=2)
     ordered = np.sort(encoded)
     allocation = np.stack([np.bincount(ordered[i::n_splits], minlength=counts.size)
                            for i in range(n_splits)])

@@ -1,0 +1,223 @@
+"""Estimator behaviours where jaxfit once departed from scikit-learn: random search
+over lists, rare classes with integer `cv`, weighted search
+scores, MLPRegressor's column targets / multi-output penalty / reported loss, pd.NA in
+X, and KMeans restarts from explicit centers. Each is checked against scikit-learn."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+import pandas as pd  # noqa: E402
+import scipy.stats  # noqa: E402
+from sklearn import cluster as sk_cluster  # noqa: E402
+from sklearn import linear_model as sk_linear  # noqa: E402
+from sklearn import neural_network as sk_nn  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning  # noqa: E402
+from sklearn.model_selection import GridSearchCV, KFold, ParameterSampler, RandomizedSearchCV  # noqa: E402
+from sklearn.neural_network._base import squared_loss  # noqa: E402
+
+import jaxfit  # noqa: E402
+from jaxfit.estimators import KMeans, LogisticRegression, MLPRegressor, Ridge, SearchCV  # noqa: E402
+from jaxfit.estimators._search import _sampled_candidates  # noqa: E402
+
+
+def _regression(n=60, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, 3)
+    return X, X @ [1.0, -2.0, 0.5] + 0.3 + rng.randn(n), rng
+
+
+# ------------------------------------------------------------- random search over lists
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_search_over_lists_draws_distinct_candidates_as_sklearn(seed):
+    X, y, _ = _regression()
+    dist = {"alpha": [0.1, 1.0, 10.0, 100.0], "tol": [1e-4, 1e-6]}
+    ours = SearchCV(Ridge(), param_distributions=dist, n_iter=5, cv=3, random_state=seed).fit(X, y)
+    theirs = RandomizedSearchCV(sk_linear.Ridge(), dist, n_iter=5, cv=3, random_state=seed).fit(X, y)
+    assert ours.cv_results_["params"] == theirs.cv_results_["params"]
+    assert len({tuple(sorted(p.items())) for p in ours.cv_results_["params"]}) == 5
+
+
+def test_random_search_over_a_small_grid_runs_it_all_with_sklearns_warning():
+    X, y, _ = _regression()
+    dist = {"alpha": [0.1, 1.0, 10.0]}
+    with pytest.warns(UserWarning, match="total space of parameters 3 is smaller than n_iter=5"):
+        ours = SearchCV(Ridge(), param_distributions=dist, n_iter=5, cv=3, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning, match="total space of parameters 3 is smaller than n_iter=5"):
+        theirs = RandomizedSearchCV(sk_linear.Ridge(), dist, n_iter=5, cv=3, random_state=0).fit(X, y)
+    assert ours.cv_results_["params"] == theirs.cv_results_["params"]
+
+
+@pytest.mark.parametrize("dist, n_iter", [
+    ({"a": list(range(300)), "b": [0, 1]}, 3),        # scikit-learn: tracking selection
+    ({"a": list(range(30)), "b": [0, 1, 2]}, 40),     # permutation
+    ({"a": list(range(100)), "b": [0, 1]}, 199),      # reservoir sampling
+    ([{"a": [1, 2]}, {"b": [3, 4, 5]}, {}], 4),       # a list of grids
+    ({"a": scipy.stats.uniform(0, 1), "b": [0, 1]}, 6),  # a distribution: with replacement
+])
+def test_sampled_candidates_equal_parameter_sampler(dist, n_iter):
+    for seed in range(3):
+        assert _sampled_candidates(dist, n_iter, seed) == list(ParameterSampler(dist, n_iter, random_state=seed))
+
+
+# ------------------------------------------------------------- rare classes with integer cv
+
+
+def test_search_with_a_class_rarer_than_cv_warns_and_fits_as_sklearn(x64):
+    X, _, _ = _regression()
+    y = np.array(["cat"] * 30 + ["dog"] * 27 + ["eel"] * 3)
+    grid = {"C": [0.1, 1.0]}
+    message = "least populated class in y has only 3 members, which is less than n_splits=5"
+    with pytest.warns(UserWarning, match=message):
+        ours = SearchCV(LogisticRegression(tol=1e-10, max_iter=500), grid, cv=5).fit(X, y)
+    with pytest.warns(UserWarning, match=message):
+        theirs = GridSearchCV(sk_linear.LogisticRegression(solver="newton-cholesky", tol=1e-10), grid, cv=5).fit(X, y)
+    for column in ["mean_test_score"] + [f"split{i}_test_score" for i in range(5)]:
+        np.testing.assert_allclose(ours.cv_results_[column], theirs.cv_results_[column], atol=1e-9, err_msg=column)
+    assert ours.best_params_ == theirs.best_params_
+
+
+def test_search_refuses_cv_above_every_class_count_naming_the_label():
+    X, _, _ = _regression()
+    y = np.array(["cat", "dog"] * 2)
+    with pytest.raises(ValueError, match="n_splits=3 cannot be greater"):
+        GridSearchCV(sk_linear.LogisticRegression(), {"C": [1.0]}, cv=3).fit(X[:4], y)
+    with pytest.raises(ValueError, match=r"`n_splits`=3 .* every class .*'cat', has 2\)"):
+        SearchCV(LogisticRegression(), {"C": [1.0]}, cv=3).fit(X[:4], y)
+
+
+# ------------------------------------------------------------- weighted search scores
+
+
+@pytest.mark.parametrize("scoring", [None, "neg_mean_absolute_error"])
+def test_search_scores_are_weighted_as_gridsearchcv(x64, scoring):
+    X, y, rng = _regression()
+    w = 2.0 * rng.rand(60)
+    grid = {"alpha": [0.1, 1.0, 10.0]}
+    ours = SearchCV(Ridge(), grid, cv=KFold(3), scoring=scoring).fit(X, y, sample_weight=w)
+    theirs = GridSearchCV(sk_linear.Ridge(), grid, cv=KFold(3), scoring=scoring).fit(X, y, sample_weight=w)
+    for column in ["mean_test_score", "std_test_score"] + [f"split{i}_test_score" for i in range(3)]:
+        np.testing.assert_allclose(ours.cv_results_[column], theirs.cv_results_[column], rtol=1e-8, err_msg=column)
+    assert ours.best_params_ == theirs.best_params_
+
+
+@pytest.mark.parametrize("scoring", [None, "neg_log_loss", "roc_auc", "f1_macro"])
+def test_classifier_search_scores_are_weighted_as_gridsearchcv(x64, scoring):
+    X, y, rng = _regression(seed=1)
+    labels = np.where(y + rng.randn(60) > 0, "yes", "no")
+    w = 2.0 * rng.rand(60)
+    grid = {"C": [0.01, 1.0]}
+    ours = SearchCV(LogisticRegression(tol=1e-10, max_iter=500), grid, cv=3, scoring=scoring)
+    theirs = GridSearchCV(sk_linear.LogisticRegression(solver="newton-cholesky", tol=1e-10), grid, cv=3,
+                          scoring=scoring)
+    ours.fit(X, labels, sample_weight=w)
+    theirs.fit(X, labels, sample_weight=w)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"],
+                               rtol=1e-6, atol=1e-9)
+
+
+# ------------------------------------------------------------- MLPRegressor
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 5 epochs on purpose
+def test_mlp_regressor_ravels_a_column_target_as_sklearn():
+    X, y, _ = _regression(40)
+    kwargs = dict(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        theirs = sk_nn.MLPRegressor(**kwargs).fit(X, y[:, None])
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        ours = MLPRegressor(**kwargs).fit(X, y[:, None])
+    assert ours.predict(X).shape == theirs.predict(X).shape == (40,)
+    assert ours.n_outputs_ == theirs.n_outputs_ == 1
+    np.testing.assert_array_equal(ours.predict(X), MLPRegressor(**kwargs).fit(X, y).predict(X))
+
+
+def _linear_mlp_targets(m):
+    X, y, _ = _regression(40)
+    return X, (y if m == 1 else np.c_[y, X[:, 0] - y, 2.0 * X[:, 1]][:, :m])
+
+
+@pytest.mark.parametrize("m", [1, 2, 3])
+def test_mlp_regressor_penalty_is_ridges_for_every_number_of_outputs(x64, m):
+    # scikit-learn's gradient sums the squared error over outputs: a linear network with
+    # `alpha` is Ridge(alpha), whatever m.
+    X, Y = _linear_mlp_targets(m)
+    alpha = 5.0
+    ours = MLPRegressor((), activation="identity", optimizer="lbfgs", alpha=alpha, max_iter=2000, tol=1e-10).fit(X, Y)
+    ridge = sk_linear.Ridge(alpha).fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # tol=0: runs all epochs on purpose
+        theirs = sk_nn.MLPRegressor(hidden_layer_sizes=(), activation="identity", solver="adam", batch_size=40,
+                                    learning_rate_init=0.01, alpha=alpha, max_iter=5000, tol=0,
+                                    n_iter_no_change=10**6, random_state=0).fit(X, Y)
+    np.testing.assert_allclose(ours.coefs_[0], ridge.coef_.T.reshape(3, -1), atol=1e-8)
+    np.testing.assert_allclose(ours.intercepts_[0], np.reshape(ridge.intercept_, -1), atol=1e-8)
+    np.testing.assert_allclose(ours.coefs_[0], theirs.coefs_[0], atol=1e-8)
+    # scikit-learn's reported loss: half the squared error averaged over outputs, plus
+    # alpha/(2n)·||W||² (`_backprop`); at the common optimum both report the same.
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-8)
+    reported = squared_loss(Y, ours.predict(X)) + 0.5 * alpha * sum((w ** 2).sum() for w in ours.coefs_) / 40
+    assert ours.loss_ == pytest.approx(reported, rel=1e-8)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 3.0])
+def test_mlp_regressor_reports_sklearns_loss(x64, alpha):
+    X, y = _linear_mlp_targets(1)
+    kwargs = dict(hidden_layer_sizes=(), activation="identity", alpha=alpha, max_iter=500, tol=1e-10)
+    ours = MLPRegressor(optimizer="lbfgs", **kwargs).fit(X, y)
+    theirs = sk_nn.MLPRegressor(solver="lbfgs", **kwargs).fit(X, y)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-8)
+    assert ours.loss_curve_[-1] == ours.loss_
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # one epoch on purpose
+@pytest.mark.parametrize("m, batch_size", [(1, 40), (2, 40), (1, 10), (3, 10)])
+def test_mlp_regressor_loss_curve_is_sklearns_loss(x64, m, batch_size):
+    # One epoch with a negligible learning rate: every mini-batch sees the fitted weights,
+    # so the epoch's loss is scikit-learn's `_backprop` loss there, accumulated as its
+    # `_fit_stochastic` does: squared_loss + n_batches·alpha/(2n)·||W||².
+    X, Y = _linear_mlp_targets(m)
+    alpha, n_batches = 3.0, 40 // batch_size
+    ours = MLPRegressor((5,), activation="tanh", alpha=alpha, batch_size=batch_size, learning_rate_init=1e-9,
+                        max_iter=1, random_state=0).fit(X, Y)
+    penalty = 0.5 * alpha * sum((w ** 2).sum() for w in ours.coefs_) / 40
+    assert len(ours.loss_curve_) == 1
+    assert ours.loss_ == pytest.approx(squared_loss(Y, ours.predict(X)) + n_batches * penalty, rel=1e-6)
+
+
+# ------------------------------------------------------------- inputs and KMeans
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64"])
+def test_pandas_na_in_X_is_reported_as_nan_like_sklearn(dtype):
+    X = pd.DataFrame({"a": pd.array([1, None, 3, 4], dtype=dtype), "b": [1.0, 2.0, 3.0, 4.0]})
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        sk_linear.Ridge().fit(X, y)
+    with pytest.raises(ValueError, match="Input `X` contains NaN"):
+        Ridge().fit(X, y)
+    model = Ridge().fit(X.fillna(0), y)
+    with pytest.raises(ValueError, match="Input `X` contains NaN"):
+        model.predict(X)
+
+
+def test_kmeans_runs_explicit_centers_once_as_sklearn(x64, monkeypatch):
+    X, _, _ = _regression(30)
+    init = X[:3]
+    runs = []
+    kmeans = jaxfit.cluster.kmeans
+    monkeypatch.setattr(jaxfit.cluster, "kmeans", lambda *a, **k: runs.append(k["n_init"]) or kmeans(*a, **k))
+    ours, theirs = KMeans(3, init=init).fit(X), sk_cluster.KMeans(3, init=init).fit(X)  # n_init="auto": no warning
+    assert runs == [1]
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-10)
+    message = "Explicit initial center position passed: performing only one init in KMeans instead of n_init=4"
+    with pytest.warns(RuntimeWarning, match=message):
+        ours = KMeans(3, init=init, n_init=4).fit(X)
+    with pytest.warns(RuntimeWarning, match=message):
+        theirs = sk_cluster.KMeans(3, init=init, n_init=4).fit(X)
+    assert runs == [1, 1]
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, atol=1e-10)
