@@ -141,9 +141,32 @@ def test_l1_logistic_regression_matches_sklearn(x64):
     assert objective(ours) <= objective(theirs) + 1e-9
     np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=2e-4)
     np.testing.assert_array_equal(ours.coef_ == 0, theirs.coef_ == 0)
-    as_l1 = LogisticRegression(penalty="elasticnet", l1_ratio=1.0, solver="saga", C=0.5, tol=1e-10,
-                               max_iter=20_000).fit(X, y)
-    np.testing.assert_allclose(as_l1.coef_, ours.coef_, atol=1e-9)
+    # The same L1 fit, asked for as scikit-learn >= 1.8 does (l1_ratio alone) and as before.
+    for kwargs in (dict(l1_ratio=1.0), dict(penalty="elasticnet", l1_ratio=1.0)):
+        as_l1 = LogisticRegression(solver="saga", C=0.5, tol=1e-10, max_iter=20_000, **kwargs).fit(X, y)
+        np.testing.assert_allclose(as_l1.coef_, ours.coef_, atol=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, penalty", [
+    (dict(), "l2"), (dict(l1_ratio=0.0), "l2"), (dict(l1_ratio=1.0), "l1"),
+    (dict(l1_ratio=0.4), "elasticnet"), (dict(C=np.inf, l1_ratio=1.0), None),
+    (dict(penalty="l1", l1_ratio=0.0), "l1"), (dict(penalty="l2", l1_ratio=None), "l2"),
+])
+def test_logistic_penalty_auto_follows_l1_ratio_as_sklearn(kwargs, penalty):
+    """scikit-learn 1.8 deprecated `penalty`: `l1_ratio` (and C=inf) choose it."""
+    ours = LogisticRegression(solver="saga", **kwargs)
+    assert ours._hyperparameters()["penalty"] == penalty
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(penalty="l2", l1_ratio=0.5), r"`l1_ratio`=0.5 disagrees with penalty='l2'.*'auto'"),
+    (dict(penalty="elasticnet", l1_ratio=None), r"'elasticnet' needs `l1_ratio`"),
+    (dict(l1_ratio=0.5, solver="lbfgs"), r"Solver lbfgs supports only 'l2'.*solver='saga'"),
+])
+def test_logistic_penalty_mismatch_is_refused(kwargs, match):
+    X, y = _standardized("breast_cancer")
+    with pytest.raises(ValueError, match=match):
+        LogisticRegression(**kwargs).fit(X, y)
 
 
 @pytest.mark.parametrize("name", ["iris", "breast_cancer", "diabetes"])

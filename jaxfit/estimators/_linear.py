@@ -231,9 +231,12 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
     unpenalised intercept; with three or more classes the loss is the multinomial one.
 
     Args:
-      penalty: "l2", "l1", "elasticnet" or None.
+      penalty: "auto" (scikit-learn 1.8's way: `l1_ratio` chooses: 0 is "l2", 1 is
+        "l1", between is "elasticnet"; `C=numpy.inf` is None), or explicitly "l2",
+        "l1", "elasticnet" or None.
       C: inverse penalty strength, > 0 (`numpy.inf`: no penalty); traced.
-      l1_ratio: with "elasticnet", the L1 share in [0, 1] (traced); else None.
+      l1_ratio: the L1 share in [0, 1] of "auto" and "elasticnet" (traced); an explicit
+        "l2" or "l1" accepts only 0, 1 (with "l1") or None.
       solver: "lbfgs" (`jaxfit.solvers.lbfgs`), "newton-cg" or "newton-cholesky"
         (`jaxfit.solvers.newton`) for "l2" and None; "saga" (proximal gradient, exact
         zeros) for every penalty.
@@ -251,7 +254,7 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
 
     _traced = ("C", "l1_ratio")
 
-    def __init__(self, penalty="l2", *, C=1.0, l1_ratio=None, solver="lbfgs", max_iter=100, tol=1e-4):
+    def __init__(self, penalty="auto", *, C=1.0, l1_ratio=0.0, solver="lbfgs", max_iter=100, tol=1e-4):
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
@@ -260,16 +263,23 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
         self.tol = tol
 
     def _hyperparameters(self):
-        penalty = check_option(self, "penalty", ("l2", "l1", "elasticnet", None))
+        penalty = check_option(self, "penalty", ("auto", "l2", "l1", "elasticnet", None))
         solver = check_option(self, "solver", _LOGISTIC_SOLVERS)
+        C = check_real(self, "C", low=0.0, open_low=True, allow_inf=True)
+        l1_ratio = check_real(self, "l1_ratio", low=0.0, high=1.0, allow_none=True)
+        if penalty == "auto":
+            penalty = (None if C == np.inf else "l2" if not l1_ratio else
+                       "l1" if l1_ratio == 1 else "elasticnet")
+        elif penalty == "elasticnet" and l1_ratio is None:
+            raise ValueError("penalty='elasticnet' needs `l1_ratio` in [0, 1]; got None.")
+        elif penalty != "elasticnet" and l1_ratio not in (None, 0.0, 1.0 if penalty == "l1" else 0.0):
+            raise ValueError(f"`l1_ratio`={self.l1_ratio!r} disagrees with penalty={penalty!r}; "
+                             f"leave penalty at 'auto' and let l1_ratio choose it, or use "
+                             f"penalty='elasticnet'.")
         if penalty in ("l1", "elasticnet") and solver != "saga":
             raise ValueError(f"Solver {solver} supports only 'l2' or None penalties, got "
                              f"{penalty} penalty; use solver='saga'.")
-        l1_ratio = check_real(self, "l1_ratio", low=0.0, high=1.0, allow_none=True)
-        if (penalty == "elasticnet") != (l1_ratio is not None):
-            raise ValueError(f"`l1_ratio` is used with penalty='elasticnet' only, and required "
-                             f"by it; got penalty={penalty!r} and l1_ratio={self.l1_ratio!r}.")
-        return {"penalty": penalty, "C": check_real(self, "C", low=0.0, open_low=True, allow_inf=True),
+        return {"penalty": penalty, "C": C,
                 "l1_ratio": l1_ratio, "solver": solver,
                 "max_iter": check_integer(self, "max_iter"), "tol": check_real(self, "tol", low=0.0)}
 
