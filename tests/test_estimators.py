@@ -239,6 +239,27 @@ def test_pca_matches_sklearn(x64, n_components):
     np.testing.assert_array_equal(ours.get_feature_names_out(), theirs.get_feature_names_out())
 
 
+@pytest.mark.parametrize("ours, theirs", [
+    (PCA(2), sk_decomposition.PCA(2)),
+    (KMeans(3, init=np.eye(3, 4), n_init=1), sk_cluster.KMeans(3, init=np.eye(3, 4), n_init=1)),
+])
+def test_set_output_pandas_in_a_pipeline_as_sklearn(x64, ours, theirs):
+    X, _ = _standardized("wine")
+    X = pd.DataFrame(X[:, :4], columns=list("abcd"), index=np.arange(len(X)) + 1000)
+    frames = [make_pipeline(StandardScaler(), model).set_output(transform="pandas").fit_transform(X)
+              for model in (ours, theirs)]
+    assert all(isinstance(f, pd.DataFrame) for f in frames)
+    assert list(frames[0].columns) == list(frames[1].columns)
+    pd.testing.assert_index_equal(frames[0].index, X.index)
+    np.testing.assert_allclose(np.abs(frames[0].to_numpy()), np.abs(frames[1].to_numpy()), atol=1e-8)
+    # The choice survives cloning (sklearn's clone and jaxfit's), and "default" undoes it.
+    assert isinstance(clone(ours).fit(X).transform(X), pd.DataFrame)
+    assert isinstance(estimators._base.clone(ours).fit(X).transform(X), pd.DataFrame)
+    assert isinstance(ours.set_output(transform="default").transform(X), np.ndarray)
+    with pytest.raises(ValueError, match="`transform` must be 'default', 'pandas' or None"):
+        ours.set_output(transform="polars")
+
+
 # ------------------------------------------------------------- SearchCV
 
 

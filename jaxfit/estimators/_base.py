@@ -135,7 +135,10 @@ def clone(estimator):
     as `sklearn.base.clone` does, without scikit-learn."""
     params = {name: clone(value) if isinstance(value, BaseEstimator) else copy.deepcopy(value)
               for name, value in estimator.get_params(deep=False).items()}
-    return type(estimator)(**params)
+    new = type(estimator)(**params)
+    if hasattr(estimator, "_sklearn_output_config"):  # set_output's choice, kept as sklearn does
+        new._sklearn_output_config = copy.deepcopy(estimator._sklearn_output_config)
+    return new
 
 
 def _bullets(names, limit: int = 5) -> str:

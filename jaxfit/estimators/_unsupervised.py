@@ -17,9 +17,31 @@ from ._inputs import as_sample_weight, device_array
 
 
 class _TransformerMixin:
+    """`fit_transform`, and scikit-learn's `set_output` for what `transform` returns."""
+
     def fit_transform(self, X, y=None, **fit_params):
         """`fit(X)` then `transform(X)`."""
         return self.fit(X, y, **fit_params).transform(X)
+
+    def set_output(self, *, transform=None):
+        """Have `transform` return NumPy arrays ("default") or pandas DataFrames
+        ("pandas": columns `get_feature_names_out()`, the index of a DataFrame `X`), as
+        scikit-learn's `set_output`; None keeps the current setting. Returns self."""
+        if transform is not None:
+            if transform not in ("default", "pandas"):
+                raise ValueError(f"`transform` must be 'default', 'pandas' or None; got {transform!r}.")
+            # scikit-learn's attribute: its `clone` and `Pipeline` carry it over.
+            self._sklearn_output_config = {"transform": transform}
+        return self
+
+    def _as_output(self, Z: np.ndarray, X):
+        """`Z` as `set_output` asked: unchanged, or a DataFrame indexed like `X`."""
+        if getattr(self, "_sklearn_output_config", {}).get("transform") != "pandas":
+            return Z
+        import pandas as pd  # set_output("pandas") is a pandas user's request
+
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(Z, columns=self.get_feature_names_out(), index=index)
 
 
 class KMeans(_TransformerMixin, BaseEstimator):
@@ -102,9 +124,15 @@ class KMeans(_TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         """Euclidean distances `[n, n_clusters]` from each row to each center."""
-        X = self._validate_X(X, reset=False)
-        sq = _sq_distances(device_array(X), device_array(self.cluster_centers_))
-        return np.asarray(jnp.sqrt(sq), np.float64)
+        sq = _sq_distances(device_array(self._validate_X(X, reset=False)),
+                           device_array(self.cluster_centers_))
+        return self._as_output(np.asarray(jnp.sqrt(sq), np.float64), X)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Output column names "kmeans0", "kmeans1", ..., as scikit-learn names them."""
+        del input_features
+        self._check_fitted()
+        return np.asarray([f"kmeans{i}" for i in range(self.n_clusters)], dtype=object)
 
     def score(self, X, y=None, sample_weight=None) -> float:
         """Minus the inertia of `X` on the fitted centers (higher is better)."""
@@ -216,8 +244,8 @@ class PCA(_TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         """Scores `[n, n_components_]` of `X` on the components."""
-        X = self._validate_X(X, reset=False)
-        return np.asarray(self._fitted().transform(device_array(X)), np.float64)
+        Z = self._fitted().transform(device_array(self._validate_X(X, reset=False)))
+        return self._as_output(np.asarray(Z, np.float64), X)
 
     def inverse_transform(self, X) -> np.ndarray:
         """Data `[n, d]` rebuilt from scores `[n, n_components_]`."""
