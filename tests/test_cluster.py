@@ -76,6 +76,50 @@ def test_inertia_is_exact_for_tight_clusters_far_from_the_mean(rng):
                                rtol=1e-2)
 
 
+def _split_far_groups(seed):
+    """Three groups 1000 apart, each of two tight halves 1 apart (robust labels), and
+    three starts for k = 4, each splitting another group. The restarts' inertias differ
+    by about 0.5%; the loop's float32 GEMM form errs by eps·1000² per sample."""
+    rng = np.random.default_rng(seed)
+    halves = [[rng.normal(size=(15, 2)) * 0.01 + c + [sign * gap / 2, 0] for sign in (-1, 1)]
+              for c, gap in zip([(1000, 0), (-1000, 0), (0, 1000)], rng.permutation([1.0, 1.003, 1.006]))]
+    X = np.concatenate([np.concatenate(h) for h in halves]).astype(np.float32)
+    means = [np.concatenate(h).mean(0) for h in halves]
+    starts = [[m for j, m in enumerate(means) if j != i] + [h.mean(0) for h in halves[i]] for i in range(3)]
+    return X, np.array(starts, np.float32)
+
+
+def _exact_inertia(X, result):
+    centers = np.asarray(result.centers, np.float64)
+    return ((X.astype(np.float64) - centers[np.asarray(result.labels)]) ** 2).sum()
+
+
+def test_restarts_are_ranked_by_exact_inertia(monkeypatch):
+    # The seeds where ranking by the loop's GEMM-form inertia kept a worse restart.
+    import jaxfit.cluster._kmeans as km
+
+    calls = []
+    rerank = km._rerank
+    monkeypatch.setattr(km, "_rerank", lambda *a: calls.append(1) or rerank(*a))
+    data = [_split_far_groups(seed) for seed in (0, 1, 2)]
+    jitted = jax.jit(lambda X, starts: kmeans(X, 4, init=starts))
+    batched = jax.vmap(jitted)(*map(np.stack, zip(*data)))
+    for i, (X, starts) in enumerate(data):
+        singles = [kmeans(X, 4, init=start) for start in starts]
+        exact = [_exact_inertia(X, r) for r in singles]  # NumPy float64
+        assert max(exact) > 1.002 * min(exact)  # the restarts really differ
+        for result in (kmeans(X, 4, init=starts), jitted(X, starts),
+                       jax.tree.map(lambda a: a[i], batched)):
+            np.testing.assert_allclose(_exact_inertia(X, result), min(exact), rtol=1e-5)
+            np.testing.assert_allclose(result.inertia, min(exact), rtol=1e-5)
+            np.testing.assert_allclose(result.centers, singles[int(np.argmin(exact))].centers, atol=1e-4)
+    assert calls  # eagerly, these data need the exact ranking
+    calls.clear()
+    X, _ = make_blobs(n_samples=300, n_features=3, centers=4, cluster_std=0.5, random_state=0)
+    kmeans(X, 4, key=jax.random.key(0), n_init=5)
+    assert not calls  # every restart finds these blobs: nothing more to compile
+
+
 def test_weights_equal_repetition(x64, blobs, rng):
     w = rng.integers(0, 4, size=blobs.shape[0])
     init = blobs[[0, 10, 20, 30]]
@@ -171,6 +215,52 @@ def test_minibatch_close_to_full_kmeans_under_vmap():
     np.testing.assert_array_equal(assign(mini.centers[0], X), mini.labels[0])
 
 
+def _skipped_by_a_float32_running_sum(w):
+    """Rows whose weight a float32 cumulative sum over all rows does not add (past 2^24
+    it grows by 0 or 2 per unit weight): the old sampler's CDF never drew them."""
+    return np.diff(np.r_[0.0, np.asarray(jnp.cumsum(jnp.asarray(w)))]) == 0
+
+
+def test_minibatch_sampler_draws_rows_by_weight():
+    from jaxfit.cluster._minibatch import _draw, _sampler
+
+    n = 2**20 + 1
+    w = np.ones(n, np.float32)
+    w[0] = 2.0**24  # the running sum passes 2^24 at once
+    skipped = _skipped_by_a_float32_running_sum(w)
+    assert skipped.sum() > n // 3
+    draws = 2**20
+    idx = np.asarray(jax.jit(lambda k: _draw(k, _sampler(jnp.asarray(w)), n, draws))(jax.random.key(0)))
+    for rows in (skipped, np.arange(n) == 0):  # each against Σw_i/Σw (float64), 5 binomial sd
+        p = w[rows].sum(dtype=np.float64) / w.sum(dtype=np.float64)
+        assert abs(rows[idx].mean() - p) < 5 * np.sqrt(p * (1 - p) / draws)
+
+    rng = np.random.default_rng(0)
+    w = rng.uniform(size=1000).astype(np.float32)
+    w[rng.random(1000) < 0.2] = 0.0
+    idx = np.asarray(_draw(jax.random.key(1), _sampler(jnp.asarray(w)), 1000, draws))
+    freq = np.bincount(idx, minlength=1000) / draws
+    assert freq[w == 0].sum() == 0
+    p = w / w.sum(dtype=np.float64)
+    z = (freq - p)[w > 0] / np.sqrt(p * (1 - p) / draws)[w > 0]
+    assert np.abs(z).max() < 5 and 0.8 < np.mean(z**2) < 1.2  # chi-square per degree of freedom
+    freq = np.bincount(np.asarray(_draw(jax.random.key(2), None, 10, draws)), minlength=10) / draws
+    np.testing.assert_allclose(freq, 0.1, atol=5 * np.sqrt(0.09 / draws))  # unit weights
+
+
+def test_minibatch_finds_a_cluster_that_a_float32_running_sum_skips():
+    n = 2**20 + 1
+    w = np.ones(n, np.float32)
+    w[0] = 2.0**24
+    skipped = _skipped_by_a_float32_running_sum(w)
+    X = np.where(skipped, 1000.0, -1000.0).astype(np.float32)[:, None]  # 1/4 of the weight at +1000
+    X[0] = 0.0
+    result = minibatch_kmeans(X, 3, key=jax.random.key(0), batch_size=1024, sample_weight=w)
+    # The optimum (NumPy float64): one center per value, inertia 0.
+    np.testing.assert_allclose(np.sort(np.asarray(result.centers)[:, 0]), [-1000.0, 0.0, 1000.0], atol=1e-2)
+    assert float(result.inertia) < 1.0  # 5e11 when the +1000 rows are never drawn
+
+
 @pytest.mark.parametrize("labels_fn", [
     lambda y, rng: y,
     lambda y, rng: np.array([3, 7, 9])[y],  # non-contiguous labels are encoded
@@ -187,6 +277,20 @@ def test_silhouette_float32_and_singletons(rng):
     labels = rng.integers(0, 3, size=80)
     labels[0] = 3  # a singleton cluster scores 0 for its member
     np.testing.assert_allclose(silhouette_score(X, labels), sk_silhouette(X, labels), rtol=1e-4)
+
+
+def test_silhouette_of_nearby_clusters_far_from_the_mean(rng):
+    # float32: GEMM-form distances relative to the mean scored 0.35 here.
+    m = 30
+    X = np.r_[rng.normal(size=(m, 2)) * 0.01 + [1000, 0], rng.normal(size=(m, 2)) * 0.01 + [1000, 0.05],
+              rng.normal(size=(m, 2)) * 0.01 + [-1000, 0]].astype(np.float32)
+    labels = np.repeat([0, 1, 2], m)
+    exact = sk_silhouette(X.astype(np.float64), labels)
+    np.testing.assert_allclose(silhouette_score(X, labels), exact, rtol=1e-4)
+    mask = (rng.random(3 * m) < 0.7).astype(np.float32)
+    traced = jax.jit(lambda lab, w: silhouette_score(X, lab, n_clusters=3, sample_weight=w))(labels, mask)
+    keep = mask > 0
+    np.testing.assert_allclose(traced, sk_silhouette(X[keep].astype(np.float64), labels[keep]), rtol=1e-4)
 
 
 def test_silhouette_weights(x64, rng):

@@ -75,6 +75,21 @@ def test_loss_curve_marks_a_diverged_run_in_a_batch(tmp_path):
     assert len(cross) == 1 and cross[0].get_xdata()[0] == 3 and cross[0].get_ydata()[0] == 1e3
 
 
+def test_loss_curve_marks_a_run_that_diverged_at_its_first_step(tmp_path):
+    first = _fit_result([np.inf, np.nan, np.nan, np.nan], n_steps=1, diverged=True)
+    for history in (first, first.history):  # a FitResult, and its bare history
+        ax = plot.loss_curve(history)
+        cross = [line for line in ax.lines if line.get_label() == "diverged"]
+        assert len(cross) == 1 and list(cross[0].get_xdata()) == [1]
+        _png(ax, tmp_path / "first.png")
+        plt.close("all")
+    batch = _fit_result(np.stack([np.linspace(1.0, 0.5, 4), first.history]), n_steps=np.array([4, 1]),
+                        diverged=np.array([False, True]))
+    ax = plot.loss_curve(batch)
+    assert [line.get_label() for line in ax.lines] == ["run 0", "run 1", "diverged"]
+    assert ax.get_ylim()[0] <= 0.5 and ax.get_ylim()[1] >= 1.0  # the cross leaves the scale to the data
+
+
 def test_loss_curve_accepts_a_plain_array_into_given_axes(tmp_path):
     fig, ax = plt.subplots()
     assert plot.loss_curve(np.r_[3.0, 2.0, 1.5, np.nan], ax, log_y=False) is ax
@@ -126,6 +141,19 @@ def test_validation_curve_of_a_static_non_numeric_parameter(tmp_path):
     _png(ax, tmp_path / "vc_hidden.png")
 
 
+def test_validation_curve_of_a_numpy_string_parameter(tmp_path):
+    # A hand-built result may hold names as a NumPy unicode array rather than objects.
+    scores = np.array([[0.8, 0.82], [0.85, 0.86], [0.84, 0.8]])
+    names = np.array(["sgd", "adam", "rmsprop"])
+    result = SearchResult(configs={"solver": names}, scores=scores, status=np.full((3, 2), "converged"),
+                          n_steps=np.zeros((3, 2)), timings={}, chunks={})
+    ax = plot.validation_curve(result, "solver")
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["adam", "rmsprop", "sgd"]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [scores[list(names).index(t)].mean() for t in ticks])
+    _png(ax, tmp_path / "vc_names.png")
+
+
 def test_cv_scores_ranks_configurations_best_on_top(tmp_path):
     result = _search_result()
     ax = plot.cv_scores(result, max_configs=6, score_name="accuracy")
@@ -139,6 +167,9 @@ def test_cv_scores_ranks_configurations_best_on_top(tmp_path):
     assert full.get_yticklabels()[-1].get_text().endswith("(diverged)")
     with pytest.raises(ValueError, match="max_configs"):
         plot.cv_scores(result, max_configs=0)
+    with pytest.raises(TypeError, match="max_configs"):
+        plot.cv_scores(result, max_configs=2.5)
+    assert len(plot.cv_scores(result, max_configs=np.int64(3)).get_yticklabels()) == 3
 
 
 def test_regularization_path_plots_each_weight(tmp_path):

@@ -6,7 +6,8 @@ It follows scikit-learn's `KMeans(algorithm="lloyd")` so that results can be com
 - `tol` is relative: iterations stop when the squared shift of all centers is at most
   `tol` times the mean feature variance, or when no label changes;
 - an empty cluster takes the sample farthest from its center (with positive weight);
-- the `n_init` restarts run side by side, and the run with the smallest inertia is kept.
+- the `n_init` restarts run side by side, and the run with the smallest inertia is kept
+  (ranked from differences where the loop's GEMM-form inertia cannot tell them apart).
 
 `n_clusters`, `n_init` and `max_iter` fix array shapes or loop bounds, so they are
 static; `key`, `tol` and the data may be traced, so a search can `vmap` over seeds or
@@ -31,11 +32,13 @@ import numpy as np
 
 from .. import _compile
 from .._validation import (as_array, check_choice, check_int, check_key, check_scalar, is_traced,
-                           optional_weights)
+                           optional_weights, weights_or_ones)
 from ..metrics._clustering import _check_centers, _inertia_of_labels, _nearest
 from ._seeding import _augment, _seed, _seed_size, _uniform
 
 _INITS = ("k-means++", "random")
+# Inertias within this many eps of the smallest are ties (see `_first_smallest`).
+_MARGIN = 100
 
 
 class KMeansResult(NamedTuple):
@@ -95,6 +98,7 @@ class _LloydState(NamedTuple):
     labels: jax.Array  # [r, n] int32, of the last E-step
     totals: jax.Array  # [r, d + 3] Σ (distance to the nearest center)·[x, 1, ‖x‖², w]
     n_iter: jax.Array  # [r, 2] int32: M-steps taken; 0 running, 1 stopped, 2 converged
+    squares: jax.Array  # [r] Σ w·‖x‖² (the same in every run)
 
 
 def _lloyd(data, centers, tol, max_iter):
@@ -149,15 +153,64 @@ def _lloyd(data, centers, tol, max_iter):
         counts = sums[..., d:d + 1]
         new = jnp.where(counts > 0, sums[..., :d] / jnp.where(counts > 0, counts, 1.0), s.centers)
         return _LloydState(jnp.where(stop[:, None, None], s.centers, new), s.centers, labels,
-                           far_key @ Xa, jnp.stack([n_iter + (~stop).astype(jnp.int32), status], axis=1))
+                           far_key @ Xa, jnp.stack([n_iter + (~stop).astype(jnp.int32), status], axis=1),
+                           squares)
 
     start = _LloydState(centers, centers, jnp.zeros((r, n), jnp.int32),
-                        jnp.zeros((r, d + 3), Xa.dtype), jnp.zeros((r, 2), jnp.int32))
+                        jnp.zeros((r, d + 3), Xa.dtype), jnp.zeros((r, 2), jnp.int32),
+                        jnp.zeros(r, Xa.dtype))
     return jax.lax.while_loop(lambda s: jnp.min(s.n_iter[:, 1]) == 0, step, start)
+
+
+class _Restarts(NamedTuple):
+    """Every restart's outcome, for choosing among them (`_keep`, `_rerank`)."""
+
+    centers: jax.Array  # [r, k, d], centred
+    labels: jax.Array  # [r, n] int32
+    n_iter: jax.Array  # [r, 2] int32: M-steps taken; 0 running, 1 stopped, 2 converged
+    inertia: jax.Array  # [r] the loop's, in GEMM form
+    squares: jax.Array  # [r] Σ w·‖x - mean‖² (the same in every run)
+    mean: jax.Array  # [d] the weighted mean the data were centred on
+
+
+def _first_smallest(inertia):
+    """The first run within rounding of the smallest inertia.
+
+    Runs that reach the same partition differ in inertia by rounding alone, and by a
+    different rounding in a batched or a looped call: the first of them is kept.
+    """
+    return jnp.argmax(inertia <= jnp.min(inertia) * (1 + _MARGIN * jnp.finfo(inertia.dtype).eps))
+
+
+def _in_doubt(inertia, squares, d, xp):
+    """Whether the loop's GEMM-form `inertia` `[r]` may rank the restarts wrongly, given
+    `squares`, Σw·‖x - mean‖², and `d` features (`xp`: NumPy eagerly, `jnp` in a program).
+
+    Its distance to the nearest center errs by up to about (d + 4)·eps·(‖x‖² + ‖c‖²)
+    per sample: a small fraction of the gaps between restarts for most data, more than
+    them for tight clusters far from the mean. In doubt is a restart within that error
+    of the smallest but not tied with it (ties reach the same partition, see
+    `_first_smallest`).
+    """
+    eps = xp.finfo(inertia.dtype).eps
+    least = xp.min(inertia)
+    # Σw·‖c‖² <= 2Σw·‖x‖² + 2·inertia bounds the error by 6(d + 4)·eps·(Σw·‖x‖² + inertia).
+    error = 6 * (d + 4) * eps * (squares + inertia)
+    return xp.any((inertia > least * (1 + _MARGIN * eps)) & (inertia - least <= 2 * error))
+
+
+def _keep(Xc, w, runs, best):
+    """The result of restart `best`, its inertia computed again from differences:
+    exact even for tight clusters far from the mean, where the loop's GEMM form is not."""
+    labels = runs.labels[best]
+    return KMeansResult(runs.centers[best] + runs.mean, labels,
+                        _inertia_of_labels(Xc, runs.centers[best], labels, w),
+                        runs.n_iter[best, 0], runs.n_iter[best, 1] == 2)
 
 
 @_compile.jit(static_argnames=("n_clusters", "init", "n_init", "max_iter"))
 def _kmeans(X, w, key, init_centers, tol, *, n_clusters, init, n_init, max_iter):
+    """The restart of smallest GEMM-form inertia, and every restart for `_rerank`."""
     n = X.shape[0]
     # `fallback`: a sample of positive weight (see `_seeding._sample`). For unit weights
     # it and the total weight are known here; computed from a constant `w`, XLA would
@@ -175,19 +228,29 @@ def _kmeans(X, w, key, init_centers, tol, *, n_clusters, init, n_init, max_iter)
         u = _uniform(key, n_init * _seed_size(init, n, n_clusters), X.dtype)
         starts = _seed(u.reshape(n_init, -1), data, n_clusters, init, fallback)
     s = _lloyd(data, starts, tol, max_iter)
-    # Runs that reach the same partition differ in inertia by rounding alone, and
-    # by a different rounding in a batched or a looped call: the first of the runs
-    # within that margin of the smallest inertia is kept.
-    inertia = s.totals[:, -1]  # Σ w·(distance to the nearest center)
-    margin = 100 * jnp.finfo(X.dtype).eps
-    best = jnp.argmax(inertia <= jnp.min(inertia) * (1 + margin))
-    # Restarts are ranked by the loop's GEMM-form inertia, whose rounding grows as
-    # eps·‖x - mean‖² per sample; the kept run's is computed again from differences,
-    # exact even for tight clusters far from the mean.
-    labels = s.labels[best, :n]
-    exact = _inertia_of_labels(centred, s.centers[best], labels, w)
-    return KMeansResult(s.centers[best] + mean, labels, exact, s.n_iter[best, 0],
-                        s.n_iter[best, 1] == 2)
+    runs = _Restarts(s.centers, s.labels[:, :n], s.n_iter, s.totals[:, -1], s.squares, mean)
+    return _keep(centred, w, runs, _first_smallest(runs.inertia)), runs
+
+
+@_compile.jit
+def _rerank(X, w, runs):
+    """The restart of smallest exact inertia, from differences, where `_in_doubt`.
+
+    A gather of n·d per restart (10 restarts of 100_000 × 50: 25 ms, a fifth of the
+    fit, and 0.1 s to compile), hence only in doubt. A loop, not a cond, holds one
+    restart's `[n, d]` at a time and, under vmap, runs only while some batch member is
+    in doubt.
+    """
+    Xc, w = X - runs.mean, weights_or_ones(w, X.shape[0], X.dtype)
+
+    def exact(carry):
+        j, inertia = carry
+        return j + 1, inertia.at[j].set(_inertia_of_labels(Xc, runs.centers[j], runs.labels[j], w))
+
+    doubt = _in_doubt(runs.inertia, runs.squares, X.shape[1], jnp)
+    stop = jnp.where(doubt, runs.inertia.shape[0], 0)
+    inertia = jax.lax.while_loop(lambda carry: carry[0] < stop, exact, (0, runs.inertia))[1]
+    return _keep(Xc, w, runs, _first_smallest(inertia))
 
 
 # --------------------------------------------------------------------------- validation
@@ -266,8 +329,14 @@ def kmeans(X, n_clusters: int, *, key=None, n_init: int = 10, init="k-means++",
     if init_centers is not None:
         n_init = 1 if init_centers.ndim == 2 else init_centers.shape[0]
         init = "array"
-    return _kmeans(X, w, key, init_centers, tol, n_clusters=n_clusters, init=init,
-                   n_init=n_init, max_iter=max_iter)
+    result, runs = _kmeans(X, w, key, init_centers, tol, n_clusters=n_clusters, init=init,
+                           n_init=n_init, max_iter=max_iter)
+    # Eagerly, `_rerank` is compiled only for data that need it: most data do not, and a
+    # first call is mostly compilation.
+    if n_init > 1 and (is_traced(runs.inertia) or _in_doubt(
+            np.asarray(runs.inertia), np.asarray(runs.squares), X.shape[1], np)):
+        result = _rerank(X, w, runs)
+    return result
 
 
 @_compile.jit

@@ -7,6 +7,7 @@ learning rate, and smoothed batch inertia decides when to stop.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -19,14 +20,52 @@ from ._kmeans import KMeansResult, _check_inputs
 from ._seeding import _augment, _seed, _seed_size
 
 
-def _draw(key, cdf, size):
-    """`size` indices drawn with replacement, with probability proportional to weight.
+class _Sampler(NamedTuple):
+    """Running sums of the weights in two levels: over blocks of about √n rows, and
+    within each block (the rows padded with weight 0 to a square)."""
 
-    `cdf` is the weights' cumulative sum, computed once per fit; `side="right"` never
-    returns an index of zero weight.
+    blocks: jax.Array  # [m] running mass to each block's end
+    within: jax.Array  # [m·m] running mass within each block, block after block
+
+
+def _sampler(w):
+    """The `_Sampler` of weights `w` `[n]`.
+
+    One running sum over all rows would stall in float32: past 2^24, adding a unit
+    weight adds 0 or 2, so half the rows could never be drawn. These sums run over
+    about √n terms, where rounding moves each row's probability by about √n·eps of
+    its block's mass.
     """
-    u = jax.random.uniform(key, (size,), cdf.dtype) * cdf[-1]
-    return jnp.minimum(jnp.searchsorted(cdf, u, side="right"), cdf.shape[0] - 1)
+    n = w.shape[0]
+    m = math.isqrt(n - 1) + 1
+    within = jnp.cumsum(jnp.pad(w, (0, m * m - n)).reshape(m, m), axis=1)
+    return _Sampler(jnp.cumsum(within[:, -1]), within.reshape(-1))
+
+
+def _draw(key, sampler, n, size):
+    """`size` row indices drawn with replacement, with probability proportional to
+    weight: uniformly for unit weights (`sampler` None), else by `sampler`.
+
+    A block is drawn by its mass, then a row within it by a second uniform (a single
+    uniform for both would resolve no finer than eps·Σw). Each search returns the first
+    running sum above its threshold, which never falls on a weight of zero.
+    """
+    if sampler is None:
+        return jax.random.randint(key, (size,), 0, n)
+    k_block, k_row = jax.random.split(key)
+    m = sampler.blocks.shape[0]
+    u = jax.random.uniform(k_block, (size,), sampler.blocks.dtype) * sampler.blocks[-1]
+    block = jnp.searchsorted(sampler.blocks, u, side="right")
+    start = block * m
+    v = jax.random.uniform(k_row, (size,), u.dtype) * sampler.within[start + m - 1]
+
+    def halve(_, bounds):  # binary search of v in the block's running sums
+        low, high = bounds
+        mid = (low + high) // 2
+        right = sampler.within[mid] <= v
+        return jnp.where(right, mid + 1, low), jnp.where(right, high, mid)
+
+    return jax.lax.fori_loop(0, m.bit_length(), halve, (start, start + m - 1))[0]
 
 
 class _MiniBatchState(NamedTuple):
@@ -67,11 +106,11 @@ def _reassign(centers, counts, Xb, ratio):
 def _minibatch(X, w, key, init_centers, tol, ratio, *, n_clusters, init, n_init, batch_size,
                n_steps, max_no_improvement):
     n = X.shape[0]
+    sampler = None if w is None else _sampler(w.astype(X.dtype))
     w = weights_or_ones(w, n, X.dtype)
     mean = (w @ X) / jnp.sum(w)
     Xc = X - mean
     tol = tol * jnp.mean((w @ (Xc * Xc)) / jnp.sum(w))  # relative to the mean feature variance
-    cdf = jnp.cumsum(w)
     key, k_subsets, k_init = jax.random.split(key, 3)
     if init == "array":
         centers = init_centers.astype(X.dtype).reshape(n_clusters, X.shape[1]) - mean
@@ -79,7 +118,7 @@ def _minibatch(X, w, key, init_centers, tol, ratio, *, n_clusters, init, n_init,
         # Seed on subsets drawn by weight (so later weights are 1); keep the seeding
         # with the smallest inertia on a common validation subset (the last one).
         init_size = min(n, max(3 * batch_size, 3 * n_clusters))
-        subsets = Xc[_draw(k_subsets, cdf, (n_init + 1) * init_size)].reshape(
+        subsets = Xc[_draw(k_subsets, sampler, n, (n_init + 1) * init_size)].reshape(
             n_init + 1, init_size, X.shape[1])
         Xv, ones = subsets[-1], jnp.ones(init_size, X.dtype)
 
@@ -95,7 +134,7 @@ def _minibatch(X, w, key, init_centers, tol, ratio, *, n_clusters, init, n_init,
     def step(s: _MiniBatchState) -> _MiniBatchState:
         key, k_batch = jax.random.split(s.key)
         # Batches are drawn with probability proportional to weight, then count once.
-        Xb = Xc[_draw(k_batch, cdf, batch_size)]
+        Xb = Xc[_draw(k_batch, sampler, n, batch_size)]
         d2 = _sq_distances(Xb, s.centers)
         member = jax.nn.one_hot(jnp.argmin(d2, axis=1), n_clusters, dtype=X.dtype)
         seen = jnp.sum(member, axis=0)

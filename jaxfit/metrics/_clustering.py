@@ -138,24 +138,41 @@ def _check_label_count(labels, w):
 
 @_compile.jit(static_argnames=("n_clusters",))
 def _silhouette(X, labels, w, n_clusters):
-    n = X.shape[0]
+    n, d = X.shape
     w = weights_or_ones(w, n, X.dtype)
-    X = X - jnp.mean(X, axis=0)  # the GEMM form loses less precision near the origin
-    x_sq = jnp.sum(X * X, axis=1)
     present = (w > 0).astype(X.dtype)
-    member = jax.nn.one_hot(labels, n_clusters, dtype=X.dtype) * present[:, None]
+    one_hot = jax.nn.one_hot(labels, n_clusters, dtype=X.dtype)
+    member = one_hot * present[:, None]
     size = jnp.sum(member, axis=0)  # [k] samples with positive weight per cluster
 
+    # A GEMM-form squared distance rounds as eps times the squared norms: taken from the
+    # data mean, clusters 0.05 apart at 1000 scored 0.35 instead of 0.76 in float32. So
+    # each sample is taken from its cluster's mean, y = x - m_c(x), and with
+    # cross[c, j] = (m_c - m_c(j))·y_j and gap[c, c'] = ‖m_c - m_c'‖², all from differences,
+    #   ‖x_i - x_j‖² = -2·y_i·y_j + (‖y_i‖² + gap[c(i), c(j)] - 2·cross[c(j), i])
+    #                  + (‖y_j‖² - 2·cross[c(i), j]):
+    # one GEMM of `rows` [-2y, row terms, one-hot] by `columns` [y, one-hot, column terms],
+    # whose terms are as small as the clusters' spreads and the distances between them.
+    means = (member.T @ X) / jnp.maximum(size, 1.0)[:, None]  # [k, d]
+    own_mean = means[labels]
+    Y = X - own_mean
+    y_sq = jnp.sum(Y * Y, axis=1)
+    per_map = max(1, min(n_clusters, _BLOCK_ENTRIES // (n * d)))  # clusters at a time
+    cross = jax.lax.map(lambda m: jnp.sum((m - own_mean) * Y, axis=1), means, batch_size=per_map)
+    gap = jax.lax.map(lambda m: jnp.sum((m - means) ** 2, axis=1), means, batch_size=per_map)
+    rows = jnp.concatenate([-2.0 * Y, y_sq[:, None] + gap[labels] - 2.0 * cross.T, one_hot], axis=1)
+    columns = jnp.concatenate([Y, one_hot, (y_sq - 2.0 * cross).T], axis=1)  # [n, d + 2k]
+
     def cluster_distance_sums(row):
-        x, x_sq_i, i = row
-        d = jnp.sqrt(jnp.maximum(x_sq_i - 2.0 * (X @ x) + x_sq, 0.0))
-        d = jnp.where(jnp.arange(n) == i, 0.0, d)  # the GEMM form's self-distance is noise
-        return d @ member
+        v, i = row
+        dist = jnp.sqrt(jnp.maximum(columns @ v, 0.0))
+        dist = jnp.where(jnp.arange(n) == i, 0.0, dist)  # the GEMM form's self-distance is noise
+        return dist @ member
 
     block = max(1, min(n, _BLOCK_ENTRIES // n))
-    sums = jax.lax.map(cluster_distance_sums, (X, x_sq, jnp.arange(n)), batch_size=block)
+    sums = jax.lax.map(cluster_distance_sums, (rows, jnp.arange(n)), batch_size=block)
 
-    own = jax.nn.one_hot(labels, n_clusters, dtype=bool)
+    own = one_hot > 0
     own_size = jnp.sum(jnp.where(own, size, 0.0), axis=1)
     a = jnp.sum(jnp.where(own, sums, 0.0), axis=1) / jnp.maximum(own_size - 1.0, 1.0)
     mean_other = jnp.where(own | (size == 0), jnp.inf, sums / jnp.maximum(size, 1.0))
@@ -186,7 +203,7 @@ def silhouette_score(X, labels, *, n_clusters=None, sample_weight=None) -> jax.A
     Returns:
       A scalar in [-1, 1].
 
-    Memory is O(n · block) with blocks of about 2**24 distances, time O(n² · d).
+    Memory is O(n · (d + k)) and blocks of about 2**24 distances; time O(n² · (d + k)).
     """
     X = as_array(X, "X", ndim=2)
     w = optional_weights(sample_weight, X)

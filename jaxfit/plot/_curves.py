@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._fit import FitResult
+from .._validation import check_int
 from ._mpl import axes, is_log_spaced
 
 _DENSE = 40  # above this many points a curve is drawn without markers
@@ -30,7 +31,8 @@ def loss_curve(history, ax=None, *, labels=None, log_y: bool | None = None):
     Args:
       history: a `FitResult` (also a batched one from `vmap`), or its `history` array
         of shape `[steps]` or `[runs, steps]`. The NaN tail after the last step is
-        dropped; a run that diverged ends with a cross at its last finite value.
+        dropped; a run that diverged ends with a cross at its last finite value (at
+        the top of the axes if it had none).
       ax: a matplotlib Axes to draw into (default: a new figure).
       labels: one legend label per run.
       log_y: log-scale the loss axis; `None` chooses log when the positive values
@@ -72,9 +74,13 @@ def loss_curve(history, ax=None, *, labels=None, log_y: bool | None = None):
                           marker="." if finite.sum() <= _DENSE else None)
         drawn.append(values[finite])
         broke = bool(diverged[i]) if diverged is not None else taken > 0 and not finite[-1]
-        if broke and finite.any():
-            last = np.flatnonzero(finite)[-1]
-            ax.plot(steps[last], values[last], "x", color="crimson", markersize=10, mew=2,
+        if broke:
+            at = np.flatnonzero(finite)
+            if at.size:  # a cross at its last finite value
+                x, y, transform = steps[at[-1]], values[at[-1]], ax.transData
+            else:  # none (diverged at its first step): at the top, above the step it stopped at
+                x, y, transform = max(taken, 1), 0.95, ax.get_xaxis_transform()
+            ax.plot(x, y, "x", color="crimson", markersize=10, mew=2, transform=transform,
                     label="diverged" if not any(t.get_label() == "diverged" for t in ax.lines) else None)
         if validation is not None:
             val = validation[i, :taken]
@@ -186,7 +192,7 @@ def validation_curve(search_result, param: str, ax=None, *, score_name: str = "C
     xs, rows, others = _curve_rows(search_result, param)
     mean, std = search_result.mean[rows], search_result.std[rows]
     best_x = search_result.best_config[param]
-    numeric = search_result.configs[param].dtype != object
+    numeric = search_result.configs[param].dtype.kind in "biuf"  # else names, tuples: one tick each
     positions = np.asarray(xs, dtype=float) if numeric else np.arange(len(xs), dtype=float)
     ax = axes(ax)
     ax.plot(positions, mean, marker="o", label="mean over folds")
@@ -226,8 +232,7 @@ def cv_scores(search_result, ax=None, *, max_configs: int = 20, score_name: str 
     Returns:
       The matplotlib Axes.
     """
-    if isinstance(max_configs, bool) or not isinstance(max_configs, int) or max_configs < 1:
-        raise ValueError(f"`max_configs` must be a positive int; got {max_configs!r}.")
+    max_configs = check_int(max_configs, "max_configs", minimum=1)
     order = np.argsort(search_result.rank, kind="stable")[:max_configs]
     scores = search_result.scores[order]
     mean, std = search_result.mean[order], search_result.std[order]
