@@ -30,11 +30,15 @@ import sys
 import tempfile
 import time
 import warnings
+if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import jaxfit
+from benchmarks import _common
 from jaxfit import metrics, models, penalties, solvers
 from jaxfit.model_selection import grid, search, stratified_kfold
 
@@ -71,32 +75,7 @@ def flops(n: int, d: int, n_splits: int, n_lanes: int, n_iter: int) -> float:
     return n_splits * 2.0 * n * (d + 1) ** 2 + gemm + 2 * gemm * n_iter + 2.0 * n * d * n_lanes
 
 
-def matmul_peak() -> float:
-    """Float32 GFLOP/s of a large `jnp.dot` on this machine (best of 3)."""
-    n = 2048
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    dot = jax.jit(jnp.dot)
-    dot(a, a).block_until_ready()
-    best = np.inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        dot(a, a).block_until_ready()
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e9
-
-
-def jaxfit_search(quick: bool):
-    """The search in this process: the first call compiles, later calls reuse the program;
-    returns the best of three warm calls."""
-    X, y = make_data(quick)
-    folds, space = stratified_kfold(y, 5), grid(C=np.logspace(-3, 2, 20))
-    search(train_fn, score_fn, X, y, space, folds)
-    warm = np.inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        result = search(train_fn, score_fn, X, y, space, folds)
-        warm = min(warm, time.perf_counter() - t0)
-    return X, y, result, warm
+REPEATS = 3  # fresh processes of each kind, and alternating rounds in this process
 
 
 def _fresh_process(quick: bool, cache_dir: str | None) -> dict:
@@ -119,39 +98,55 @@ def _child(quick: bool) -> None:
     print(json.dumps({"seconds": time.perf_counter() - t0, "compile": result.timings["compile"]}))
 
 
-def sklearn_searches(X, y):
-    from joblib import Parallel, delayed
+def _sklearn_searches(X, y):
+    """Zero-argument calls of GridSearchCV and LogisticRegressionCV over the same Cs and
+    folds, for `_common.alternate`."""
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
     from sklearn.model_selection import GridSearchCV
 
     Cs = np.logspace(-3, 2, 20)
-    Parallel(n_jobs=2)(delayed(abs)(i) for i in range(2))  # start the worker pool untimed
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # lbfgs hits max_iter at the largest Cs
-        t0 = time.perf_counter()
-        gs = GridSearchCV(LogisticRegression(), {"C": Cs}, cv=5, n_jobs=2).fit(X, y)
-        t_gs = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        lcv = LogisticRegressionCV(Cs=Cs, cv=5, n_jobs=2).fit(X, y)
-        t_lcv = time.perf_counter() - t0
-    lcv_scores = next(iter(lcv.scores_.values())).mean(axis=0)
-    return gs, t_gs, lcv_scores, t_lcv
+
+    def quiet(fit):
+        def call():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # lbfgs hits max_iter at the largest Cs
+                return fit()
+        return call
+
+    return {"GridSearchCV": quiet(lambda: GridSearchCV(LogisticRegression(), {"C": Cs}, cv=5,
+                                                       n_jobs=2).fit(X, y)),
+            "LogisticRegressionCV": quiet(lambda: LogisticRegressionCV(Cs=Cs, cv=5, n_jobs=2).fit(X, y))}
 
 
 def run(quick: bool = False) -> dict:
-    """Run the comparison; returns every figure the table prints."""
+    """Run the comparison; returns every figure the table prints.
+
+    First calls: `REPEATS` fresh processes with no persistent cache, and as many whose
+    cache a previous process filled (medians). In this process, after a warm-up of each
+    (the search compiles; joblib starts its workers), `REPEATS` alternating rounds of
+    the compiled search, GridSearchCV and LogisticRegressionCV (medians).
+    """
+    from joblib import Parallel, delayed
     from sklearn.linear_model import LogisticRegression
 
-    peak = matmul_peak()
-    fresh = _fresh_process(quick, None)
+    peak = _common.matmul_peak()["gflops"]
+    fresh = [_fresh_process(quick, None) for _ in range(REPEATS)]
     with tempfile.TemporaryDirectory() as cache:
         _fresh_process(quick, cache)  # fills the persistent cache
-        fresh_cached = _fresh_process(quick, cache)
-    X, y, result, warm = jaxfit_search(quick)
-    gs, t_gs, lcv_scores, t_lcv = sklearn_searches(X, y)
+        fresh_cached = [_fresh_process(quick, cache)["seconds"] for _ in range(REPEATS)]
+    X, y = make_data(quick)
+    folds, space = stratified_kfold(y, 5), grid(C=np.logspace(-3, 2, 20))
+    calls = {"jaxfit": lambda: search(train_fn, score_fn, X, y, space, folds), **_sklearn_searches(X, y)}
+    times, outputs = _common.alternate(calls, REPEATS, warm_ups={
+        name: lambda: Parallel(n_jobs=2)(delayed(abs)(i) for i in range(2))  # start the pool only
+        for name in calls if name != "jaxfit"})
+    result, gs, lcv = outputs["jaxfit"], outputs["GridSearchCV"], outputs["LogisticRegressionCV"]
+    first, t_gs, t_lcv, warm = (_common.median(v) for v in (
+        [f["seconds"] for f in fresh], times["GridSearchCV"], times["LogisticRegressionCV"], times["jaxfit"]))
 
     Cs = result.configs["C"]
     gs_scores = gs.cv_results_["mean_test_score"]
+    lcv_scores = next(iter(lcv.scores_.values())).mean(axis=0)
     best_C = result.best_config["C"]
     fitted = result.refit(X, y).params
     reference = LogisticRegression(C=best_C).fit(X, y)
@@ -161,12 +156,15 @@ def run(quick: bool = False) -> dict:
     n_iter = int(result.n_steps.max())  # the vmapped loop runs until its slowest lane ends
     gflops = flops(X.shape[0], X.shape[1], result.scores.shape[1], n_lanes, n_iter) / warm / 1e9
     return {
-        "n_samples": X.shape[0], "n_features": X.shape[1],
-        "jaxfit_fresh_s": fresh["seconds"], "jaxfit_fresh_compile_s": fresh["compile"],
-        "jaxfit_fresh_cached_s": fresh_cached["seconds"], "jaxfit_warm_s": warm,
+        "n_samples": X.shape[0], "n_features": X.shape[1], "repeats": REPEATS,
+        "jaxfit_fresh_s": first,
+        "jaxfit_fresh_compile_s": _common.median([f["compile"] for f in fresh]),
+        "jaxfit_fresh_cached_s": _common.median(fresh_cached), "jaxfit_warm_s": warm,
         "gridsearchcv_s": t_gs, "logisticregressioncv_s": t_lcv,
-        "speedup_vs_gridsearchcv": t_gs / fresh["seconds"],
-        "speedup_vs_logisticregressioncv": t_lcv / fresh["seconds"],
+        "repetitions": {"jaxfit_fresh_s": [f["seconds"] for f in fresh],
+                        "jaxfit_fresh_cached_s": fresh_cached, **times},
+        "speedup_vs_gridsearchcv": t_gs / first,
+        "speedup_vs_logisticregressioncv": t_lcv / first,
         "C": Cs.tolist(), "jaxfit_accuracy": result.mean.tolist(),
         "gridsearchcv_accuracy": gs_scores.tolist(),
         "logisticregressioncv_accuracy": lcv_scores.tolist(),
@@ -185,7 +183,7 @@ def print_table(r: dict) -> None:
     rows = [("jaxfit search, fresh process, compiling", r["jaxfit_fresh_s"], 1.0),
             ("  of which compilation", r["jaxfit_fresh_compile_s"], None),
             ("jaxfit search, fresh process, cached compile", r["jaxfit_fresh_cached_s"], None),
-            ("jaxfit search, warm (best of 3)", r["jaxfit_warm_s"], None),
+            ("jaxfit search, compiled (median)", r["jaxfit_warm_s"], None),
             ("GridSearchCV(LogisticRegression(), n_jobs=2)", r["gridsearchcv_s"],
              r["speedup_vs_gridsearchcv"]),
             ("LogisticRegressionCV(cv=5, n_jobs=2)", r["logisticregressioncv_s"],

@@ -124,7 +124,7 @@ def _summarize_w1(r: dict, peak: float) -> dict:
     gs_void, lrcv_void = r["max_accuracy_gap_points"] > 0.2, lrcv_gap > 0.2
     compile_text, ratio = _compile_note(r["jaxfit_fresh_compile_s"], max(second - warm, 0.0))
     acc = lambda values: f"{100 * max(values):.2f}"
-    table = _versus("L2 logistic regression, 5-fold × 20 C (single timings, from bench_search)",
+    table = _versus("L2 logistic regression, 5-fold × 20 C (medians of 3: fresh processes, and alternating rounds in one)",
                     {"first_process_s": first, "second_process_s": second, "warm_s": warm,
                      "quality": acc(ours)},
                     [("GridSearchCV(LogisticRegression()), n_jobs=2", r["gridsearchcv_s"],
