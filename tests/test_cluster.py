@@ -229,8 +229,9 @@ def test_minibatch_sampler_draws_rows_by_weight():
     w[0] = 2.0**24  # the running sum passes 2^24 at once
     skipped = _skipped_by_a_float32_running_sum(w)
     assert skipped.sum() > n // 3
-    draws = 2**20
-    idx = np.asarray(jax.jit(lambda k: _draw(k, _sampler(jnp.asarray(w)), n, draws))(jax.random.key(0)))
+    draws = 2**18
+    # `w` an argument, as in the library: closed over, XLA would constant-fold its sums (6 s).
+    idx = np.asarray(jax.jit(lambda k, w: _draw(k, _sampler(w), n, draws))(jax.random.key(0), w))
     for rows in (skipped, np.arange(n) == 0):  # each against Σw_i/Σw (float64), 5 binomial sd
         p = w[rows].sum(dtype=np.float64) / w.sum(dtype=np.float64)
         assert abs(rows[idx].mean() - p) < 5 * np.sqrt(p * (1 - p) / draws)
