@@ -272,15 +272,14 @@ class LogisticRegression(ClassifierMixin, _LinearModel):
                        "l1" if l1_ratio == 1 else "elasticnet")
         elif penalty == "elasticnet" and l1_ratio is None:
             raise ValueError("penalty='elasticnet' needs `l1_ratio` in [0, 1]; got None.")
-        elif penalty != "elasticnet" and l1_ratio not in (None, 0.0, 1.0 if penalty == "l1" else 0.0):
+        elif penalty != "elasticnet" and l1_ratio not in (None, 0.0, 1.0 if penalty == "l1" else None):
             raise ValueError(f"`l1_ratio`={self.l1_ratio!r} disagrees with penalty={penalty!r}; "
                              f"leave penalty at 'auto' and let l1_ratio choose it, or use "
                              f"penalty='elasticnet'.")
         if penalty in ("l1", "elasticnet") and solver != "saga":
             raise ValueError(f"Solver {solver} supports only 'l2' or None penalties, got "
                              f"{penalty} penalty; use solver='saga'.")
-        return {"penalty": penalty, "C": C,
-                "l1_ratio": l1_ratio, "solver": solver,
+        return {"penalty": penalty, "C": C, "l1_ratio": l1_ratio, "solver": solver,
                 "max_iter": check_integer(self, "max_iter"), "tol": check_real(self, "tol", low=0.0)}
 
     @classmethod

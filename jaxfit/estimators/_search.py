@@ -195,15 +195,11 @@ def _search_functions(cls, static: dict, task, scoring):
         return _make_search_functions(cls, items, task, scoring)
 
 
-def _weighted(train_fn, weight, config, X, y, fold_weight, key):
-    """`train_fn` on the fold's rows weighted by the user's `sample_weight`."""
-    return train_fn(config, X, y, fold_weight * weight, key)
-
-
-def _weighted_score(score_fn, weight, params, X, y, fold_weight):
-    """`score_fn` on the fold's test rows weighted by the user's `sample_weight`: the
-    scores scikit-learn's searches give, which pass `sample_weight` on to the scorer."""
-    return score_fn(params, X, y, fold_weight * weight)
+def _weighted(fn, weight, first, X, y, fold_weight, *key):
+    """`train_fn(config, ...)` or `score_fn(params, ...)` on the fold's rows weighted by
+    the user's `sample_weight`: scikit-learn's searches weight both the fits and, passing
+    `sample_weight` on to the scorer, the scores."""
+    return fn(first, X, y, fold_weight * weight, *key)
 
 
 def _best_estimator(search, method: str):
@@ -362,7 +358,7 @@ class SearchCV(BaseEstimator):
             train_fn, score_fn = _search_functions(cls, static, task, scoring)
             if weight is not None:
                 train_fn = functools.partial(_weighted, train_fn, weight)
-                score_fn = functools.partial(_weighted_score, score_fn, weight)
+                score_fn = functools.partial(_weighted, score_fn, weight)
             space = {name: np.asarray([configs[i][name] for i in rows], np.float64) for name in traced}
             result = model_selection.search(train_fn, score_fn, *data, space, folds, key=estimators[rows[0]]._key())
             scores[rows], status[rows], n_steps[rows] = result.scores, result.status, result.n_steps
