@@ -94,13 +94,15 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
       sample_weight: `[n]` non-negative weights (default: all ones).
       key: `jax.random.key` for initialisation, shuffling and dropout (default key 0).
       tol: stop when the solver's optimality measure (full batch: largest gradient
-        entry) falls to `tol`; with mini-batches, when an epoch's mean objective
+        entry) falls to `tol`; with mini-batches, when a whole epoch's mean objective
         improves by less than `tol` (relative). `None` runs all `steps`.
       validation_weight: `[n]` weights of held-out samples; their loss is evaluated at
         each epoch's end and the best parameters are returned.
       patience: with `validation_weight`, stop after this many epochs without
         improvement of the validation loss (early stopping).
-      params: initial parameters (default: `model.init(key, d)`), e.g. a warm start.
+      params: initial parameters, e.g. a warm start (default: `model.init(k, d)` with
+        `k = jax.random.split(key)[0]`; the other half shuffles and draws dropout).
+        Python numbers and integer leaves are taken in X's dtype.
 
     Returns:
       `FitResult(params, history, n_steps, converged, diverged, validation_history)`.
@@ -152,10 +154,8 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
     if tol is not None and is_traced(tol):
         raise TypeError("`tol` must be a Python float (it selects the stopping rule); got a traced value.")
     key = None if key is None else check_key(key)
-    if params is not None:  # a NaN start would otherwise be reported as a divergence
-        for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-            if not is_traced(leaf):
-                check_finite(np.asarray(leaf), f"params{jax.tree_util.keystr(path)}")
+    if params is not None:
+        params = jax.tree_util.tree_map_with_path(lambda path, leaf: _as_param(path, leaf, X.dtype), params)
     outputs = _check_model_fits(model, loss, None if params is None else _spec(params),
                                 _spec(X), _spec(y))
     _check_labels(loss, y, outputs)
@@ -179,6 +179,19 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
 def _as_targets(y):
     y = y.to_numpy() if hasattr(y, "to_numpy") and not isinstance(y, jax.Array) else y
     return as_array(y, "y", ndim=(1, 2), dtype="float" if dtype_kind(y) == "f" else "int")
+
+
+def _as_param(path, leaf, dtype):
+    """A leaf of the given `params` as a float array: Python numbers and integer arrays
+    in X's dtype (gradients need floats); float arrays keep theirs."""
+    name = f"params{jax.tree_util.keystr(path)}"
+    if hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.floating):
+        if not is_traced(leaf):  # a NaN start would otherwise be reported as a divergence
+            check_finite(np.asarray(leaf), name)
+        return leaf
+    if is_traced(leaf):
+        return leaf.astype(dtype)
+    return as_array(leaf, name, dtype="any", allow_empty=True).astype(dtype)
 
 
 def _spec(tree):
@@ -339,11 +352,14 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
             diverged=~ok,
             converged=ok & (optimality <= tol) if batch_size is None and tol >= 0 else s.converged)
 
-    def end_epoch(s: _State, epoch_loss) -> _State:
+    def end_epoch(s: _State, epoch_loss, complete=True) -> _State:
         if batch_size is not None and tol >= 0:
+            # Only whole epochs compare: a last epoch cut short by `steps` may be one
+            # noisy batch, whose loss says nothing about convergence.
             improvement = s.epoch_loss - epoch_loss
-            s = s._replace(converged=~s.diverged & (improvement < tol * jnp.maximum(jnp.abs(s.epoch_loss), 1.0)),
-                           epoch_loss=epoch_loss)
+            met = ~s.diverged & (improvement < tol * jnp.maximum(jnp.abs(s.epoch_loss), 1.0))
+            s = s._replace(converged=jnp.where(complete, met, s.converged),
+                           epoch_loss=jnp.where(complete, epoch_loss, s.epoch_loss))
         if val_weight is None:
             return s
         val = mean_loss(s.params, X, y, val_weight, None, False)
@@ -385,11 +401,11 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
             s, pos = carry
             return (pos < n_active) & (s.step < steps) & ~s.diverged
 
-        s, _ = _loops.while_loop(more, body, (s, jnp.int32(0)))
+        s, pos = _loops.while_loop(more, body, (s, jnp.int32(0)))
         taken = jnp.arange(steps)
         in_epoch = (taken >= first_step) & (taken < s.step)
         epoch_loss = jnp.sum(jnp.where(in_epoch, s.history, 0.0)) / jnp.maximum(s.step - first_step, 1)
-        return end_epoch(s, epoch_loss)
+        return end_epoch(s, epoch_loss, complete=pos >= n_active)
 
     def running(s: _State):
         return (s.step < steps) & ~s.converged & ~s.diverged & ~s.stopped

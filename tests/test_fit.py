@@ -191,6 +191,45 @@ def test_schedules_and_dropout_train():
     assert accuracy > 0.75
 
 
+def test_sgd_tolerance_is_judged_on_whole_epochs_only():
+    X, y = regression_problem(n=64, d=3, noise=1.0)
+    # 8 steps an epoch; the last epoch is cut to one step by `steps`.
+    run = jax.jit(jax.vmap(lambda k: jaxfit.fit(models.linear(), "squared_error", X, y, optimizer=optax.sgd(0.01),
+                                                steps=3 * 8 + 1, batch_size=8, tol=1e-3, key=k)))
+    result = run(jax.random.split(jax.random.key(0), 32))
+    epochs = np.asarray(result.history)[:, :24].reshape(32, 3, 8).mean(axis=2)
+    # Every lane still improves by over 10% an epoch, far above tol: one batch of the
+    # cut epoch, however noisy, must not make it "converged".
+    assert (epochs[:, 1:] < 0.9 * epochs[:, :-1]).all()
+    np.testing.assert_array_equal(result.n_steps, 25)
+    np.testing.assert_array_equal(result.converged, False)
+    # Whole epochs still stop the fit: with nothing to learn, the second epoch does.
+    still = jaxfit.fit(models.linear(), "squared_error", X, y, optimizer=optax.sgd(0.0), steps=100,
+                       batch_size=8, tol=1e-3)
+    assert bool(still.converged) and int(still.n_steps) == 16
+
+
+def test_params_as_python_numbers_or_integers_start_like_floats():
+    X, y = regression_problem(n=32, d=3)
+    fit = lambda params: jaxfit.fit(models.linear(), "squared_error", X, y, optimizer=SGD, steps=20,
+                                    params=params).params
+    reference = fit({"w": np.zeros(3, np.float32), "b": np.zeros((), np.float32)})
+    for params in ({"w": np.zeros(3, np.float32), "b": 0.0}, {"w": np.zeros(3, int), "b": 0}):
+        got = fit(params)
+        assert got["w"].dtype == got["b"].dtype == np.float32
+        np.testing.assert_allclose(got["w"], reference["w"], rtol=1e-6)
+        np.testing.assert_allclose(got["b"], reference["b"], rtol=1e-6)
+
+
+def test_default_params_are_init_with_the_first_half_of_the_key():
+    X, y = classification_problem(n=40, d=3)
+    model, key = models.mlp((4,)), jax.random.key(7)
+    start = jaxfit.fit(model, "binary_cross_entropy", X, y, optimizer=optax.sgd(0.0), steps=1, key=key).params
+    for a, b in zip(jax.tree_util.tree_leaves(start),  # as the docstring says
+                    jax.tree_util.tree_leaves(model.init(jax.random.split(key)[0], 3))):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_fit_inside_vmap_over_traced_data_does_not_raise():
     X, y = regression_problem(n=32, d=3)
     masks = jnp.asarray(np.random.default_rng(0).integers(0, 2, size=(3, 32)).astype(np.float32) + 0.0)
@@ -248,6 +287,16 @@ def test_float32_data_under_x64_with_early_stopping(x64):
     (dict(loss="absolute_error", y=Y_OK[:, None]), ValueError, "`y` of shape"),
     (dict(loss="huber", y=Y_OK[:, None]), ValueError, "`y` of shape"),
     (dict(y=np.arange(20) + 3_000_000_000), ValueError, "`y` holds integers.*int32"),
+    # Binary losses too: a column y would broadcast against [n] logits into [n, n].
+    (dict(model=models.logistic(), loss="binary_cross_entropy", y=(Y_OK[:, None] > 0).astype(int)),
+     ValueError, r"`y` of shape \(20, 1\).*y.ravel\(\)"),
+    (dict(model=models.logistic(), loss="hinge", y=(Y_OK[:, None] > 0).astype(int)),
+     ValueError, r"`y` of shape \(20, 1\).*y.ravel\(\)"),
+    (dict(model=models.softmax(3), loss="softmax_cross_entropy", y=np.eye(3)[np.arange(20) % 3]),
+     ValueError, r"for one-hot rows pass y.argmax\(axis=1\)"),
+    (dict(model=models.mlp((4,)), loss="softmax_cross_entropy", y=np.arange(20) % 3),
+     ValueError, r"one output per class"),
+    (dict(params={"w": np.array(["0", "0", "0"]), "b": 0.0}), TypeError, r"`params\['w'\]` must hold numbers"),
 ])
 def test_bad_input_raises_before_tracing(kwargs, error, match):
     args = dict(model=models.linear(), loss="squared_error", X=X_OK, y=Y_OK, optimizer=SGD, steps=5)

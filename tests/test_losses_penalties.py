@@ -138,3 +138,24 @@ def test_penalty_strength_is_a_pytree_leaf():
 def test_bad_penalty_arguments(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "hinge"])
+def test_binary_losses_refuse_a_column_of_labels(rng, name):
+    logits, y = _data("binary", rng)
+    loss = losses.LOSSES[name]
+    # [n] logits against [n, 1] labels would broadcast to [n, n]: every logit scored
+    # against every label, a plausible number and no error.
+    with pytest.raises(ValueError, match=r"targets of shape \(7, 1\) differ"):
+        loss(jnp.asarray(logits), jnp.asarray(y)[:, None])
+    # One label for every logit still broadcasts.
+    np.testing.assert_allclose(loss(jnp.asarray(logits), jnp.asarray(1)),
+                               _reference(name, logits, np.ones(N, int)), rtol=1e-6, atol=1e-6)
+
+
+def test_softmax_cross_entropy_names_one_hot_labels(rng):
+    logits, y = _data("multiclass", rng)
+    with pytest.raises(ValueError, match=r"for one-hot rows pass y.argmax\(axis=1\)"):
+        losses.softmax_cross_entropy(jnp.asarray(logits), jnp.eye(4)[y])
+    with pytest.raises(ValueError, match=r"logits of shape \(7,\).*one output per class"):
+        losses.softmax_cross_entropy(jnp.asarray(logits[:, 0]), jnp.asarray(y))

@@ -33,6 +33,24 @@ def test_mlp_init_is_glorot_and_seeded():
     assert np.array_equal(w, same) and not np.array_equal(w, other)
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
+def test_mlp_init_bound_is_sklearns(activation):
+    from sklearn.neural_network import MLPClassifier
+
+    # scikit-learn draws U(-bound, bound) with its own bound per activation.
+    sklearn_mlp = MLPClassifier(activation=activation)
+    sklearn_mlp._random_state = np.random.RandomState(0)  # what its fit sets up before _init_coef
+    reference = sklearn_mlp._init_coef(10, 64, np.float64)[0]
+    bound = np.abs(reference).max()
+    w = np.abs(np.asarray(models.mlp((64,), activation=activation).init(KEY, 10)["layers"][0]["w"]))
+    assert 0.97 * bound <= w.max() <= bound / 0.97
+
+
+def test_mlp_takes_numpy_layer_widths():
+    assert models.mlp(np.array([8, 4])) is models.mlp((8, 4))
+    assert models.mlp((np.int64(8),)) is models.mlp((8,))
+
+
 def test_dropout_only_in_training_and_draws_from_key():
     model = models.mlp((256,), dropout=0.5)
     params = model.init(KEY, 3)
@@ -50,6 +68,8 @@ def test_dropout_only_in_training_and_draws_from_key():
 
 @pytest.mark.parametrize("make, error, match", [
     (lambda: models.mlp(64), TypeError, "`hidden` must be a sequence"),
+    (lambda: models.mlp((8.0,)), TypeError, "`hidden` must be a sequence"),
+    (lambda: models.mlp((True,)), TypeError, "`hidden` must be a sequence"),
     (lambda: models.mlp((0,)), ValueError, "`hidden` must be >= 1"),
     (lambda: models.mlp(activation="swish"), ValueError, "`activation` must be one of"),
     (lambda: models.mlp(dropout=1.0), ValueError, "`dropout` must be in"),

@@ -49,15 +49,29 @@ def binary_cross_entropy(logits, y):
 
     Written as `softplus(z) - y·z` (optax's form takes two log-sigmoids): the same
     value with one transcendental per sample, which matters inside vmapped searches.
+    A scalar label applies to every logit.
     """
+    if jnp.ndim(y):
+        _same_shape(logits, y)
     return jax.nn.softplus(logits) - y.astype(logits.dtype) * logits
 
 
 def softmax_cross_entropy(logits, y):
     """Multinomial loss from logits `[n, n_classes]` and integer labels `[n]`."""
+    if jnp.shape(y) != jnp.shape(logits)[:-1]:
+        one_hot = jnp.ndim(logits) >= 2 and jnp.shape(y) == jnp.shape(logits)
+        hint = ("for one-hot rows pass y.argmax(axis=1)" if one_hot else
+                "build the model with one output per class (models.softmax(n_classes), "
+                "models.mlp(..., n_outputs=n_classes))")
+        raise ValueError(f"softmax_cross_entropy takes logits [n, n_classes] and integer class "
+                         f"labels [n]; got logits of shape {jnp.shape(logits)} and labels of shape "
+                         f"{jnp.shape(y)}: {hint}.")
     return optax.losses.softmax_cross_entropy_with_integer_labels(logits, y.astype(jnp.int32))
 
 
 def hinge(outputs, y):
-    """Hinge loss `max(0, 1 - s·outputs)` with `s = 2y - 1` for 0/1 labels."""
+    """Hinge loss `max(0, 1 - s·outputs)` with `s = 2y - 1` for 0/1 labels (a scalar
+    label applies to every output)."""
+    if jnp.ndim(y):
+        _same_shape(outputs, y)
     return optax.losses.hinge_loss(outputs, 2.0 * y.astype(outputs.dtype) - 1.0)

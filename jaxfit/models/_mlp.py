@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import numbers
 from typing import Sequence
 
 import jax
@@ -26,7 +27,9 @@ def mlp(hidden: Sequence[int] = (64,), activation: str = "relu", dropout: float 
         n_outputs: int | None = None) -> Model:
     """A fully connected network `X -> hidden layers -> outputs`.
 
-    Weights start Glorot-uniform (as scikit-learn's MLP), biases at zero. Dropout is
+    Weights start Glorot-uniform as scikit-learn's MLP has them (bound
+    `sqrt(6 / (fan_in + fan_out))`, or `sqrt(2 / ...)` for the logistic activation),
+    biases at zero. Dropout is
     applied to every hidden layer's output during training (`train=True`), drawing
     from the `key` given to `apply`; it is off when `train=False`.
 
@@ -40,17 +43,18 @@ def mlp(hidden: Sequence[int] = (64,), activation: str = "relu", dropout: float 
     Returns:
       `Model(init, apply)`; params are `{"layers": [{"w", "b"}, ...]}`.
     """
-    if isinstance(hidden, int) or not all(isinstance(h, int) for h in hidden):
+    # NumPy integers are widths too (np.array([32, 16]), a value drawn from a grid).
+    widths = tuple(hidden) if hasattr(hidden, "__iter__") and not isinstance(hidden, str) else None
+    if widths is None or not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) for h in widths):
         raise TypeError(f"`hidden` must be a sequence of layer widths such as (64,) or (32, 16); got {hidden!r}.")
-    for width in hidden:
-        check_int(width, "hidden", minimum=1)
+    hidden = tuple(check_int(width, "hidden", minimum=1) for width in widths)
     check_choice(activation, "activation", ACTIVATIONS)
     check_scalar(dropout, "dropout", minimum=0.0)
     if float(dropout) >= 1.0:
         raise ValueError(f"`dropout` must be in [0, 1); got {dropout}.")
     if n_outputs is not None:
         check_int(n_outputs, "n_outputs", minimum=1)
-    return _mlp(tuple(hidden), activation, float(dropout), n_outputs)
+    return _mlp(hidden, activation, float(dropout), n_outputs)
 
 
 # Cached: equal arguments give the same Model, so `fit` does not recompile for a model
@@ -59,13 +63,14 @@ def mlp(hidden: Sequence[int] = (64,), activation: str = "relu", dropout: float 
 def _mlp(hidden: tuple, activation: str, dropout: float, n_outputs: int | None) -> Model:
     act = ACTIVATIONS[activation]
     out_width = 1 if n_outputs is None else n_outputs
+    factor = 2.0 if act is jax.nn.sigmoid else 6.0  # scikit-learn's `_init_coef`
 
     def init(key, n_features):
         check_int(n_features, "n_features", minimum=1)
         sizes = (n_features, *hidden, out_width)
         layers = []
         for k, (fan_in, fan_out) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
-            bound = jnp.sqrt(6.0 / (fan_in + fan_out))
+            bound = jnp.sqrt(factor / (fan_in + fan_out))
             layers.append({"w": jax.random.uniform(k, (fan_in, fan_out), float_dtype(), -bound, bound),
                            "b": jnp.zeros((fan_out,), float_dtype())})
         return {"layers": layers}
