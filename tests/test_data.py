@@ -102,6 +102,14 @@ def test_load_csv_missing_drop(tmp_path):
     assert load_csv(path, "a", features=["b"], missing="drop", task="regression").X.shape == (3, 1)
 
 
+def test_load_csv_rows_with_a_trailing_comma_keep_their_columns(tmp_path):
+    # pandas' default would take the first column as an index: values one column left.
+    data = load_csv(write(tmp_path, "a,b,y\n1,2,0,\n3,4,1,\n"), "y")
+    np.testing.assert_array_equal(data.X, [[1, 2], [3, 4]])
+    np.testing.assert_array_equal(data.y, [0, 1])
+    assert data.feature_names == ("a", "b")
+
+
 # --- train_test_split ---------------------------------------------------------------
 
 def test_split_sizes_cover_and_are_disjoint():
@@ -154,6 +162,27 @@ def test_standardize_matches_sklearn(rng):
     np.testing.assert_allclose(scaling.apply(X), ref.transform(X), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(scaling.inverse(scaling.apply(X)), X, rtol=1e-5)
     np.testing.assert_allclose(jax.jit(Scaling.apply)(scaling, X[0]), scaling.apply(X)[0], rtol=1e-6)
+
+
+def test_standardize_small_spread_around_a_large_mean_matches_sklearn(rng):
+    # Kelvins, prices, timestamps: a std far below n * eps32 * |mean| is still a spread,
+    # not rounding error (StandardScaler's bound uses float64's eps). Constant columns,
+    # and one constant over the weighted rows only, still get scale 1.
+    n = 20_000
+    X = np.stack([293.0 + 0.2 * rng.standard_normal(n), 1e5 + 50.0 * rng.standard_normal(n),
+                  np.full(n, 0.1), np.where(np.arange(n) < 10, 9.0, 0.3)], axis=1)
+    X = X.astype(np.float32)
+    ref = StandardScaler().fit(X)
+    scaling = standardize(X)
+    # float32 sums over n rows: relative error up to n * eps32 = 2.4e-3 (seen: 2.5e-4 in
+    # column 3's variance); the corrected mean is far closer (seen: 6e-7).
+    np.testing.assert_allclose(scaling.scale, ref.scale_, rtol=1e-3)
+    np.testing.assert_allclose(scaling.mean, ref.mean_, rtol=2e-6)
+    np.testing.assert_allclose(scaling.apply(X)[:, 2], 0.0, atol=1e-6)  # centred exactly enough
+    w = (np.arange(n) >= 10).astype(np.float32)
+    ref_w = StandardScaler().fit(X[w > 0])
+    np.testing.assert_allclose(standardize(X, w).scale, ref_w.scale_, rtol=1e-3)
+    assert standardize(X, w).scale[3] == 1.0
 
 
 def test_standardize_weighted_matches_numpy(x64, rng):
@@ -212,6 +241,8 @@ BAD_INPUTS = {
     "infinite feature": (_csv("x,y\n1,a\n-inf,b\n", target="y"), ValueError,
                          "column 'x' holds infinite values \\(the first in data row 2"),
     "missing values": (_csv("a,y\n1,0\n,1\n,1\n", target="y"), ValueError, "'a' has 2 missing.*`missing`"),
+    "more fields than the header": (_csv("x,y\n5,1,0\n6,2,1\n", target="y"), ValueError,
+                                    "`path`.*more fields than its header"),
     "empty file": (_csv("", target="y"), ValueError, "`path`.*empty"),
     "header only": (_csv("a,y\n", target="y"), ValueError, "`path`.*no data rows"),
     "unknown features": (_csv("a,y\n1,0\n", target="y", features=["a", "zz"]), ValueError, "`features`.*'zz'"),

@@ -224,6 +224,12 @@ def test_bad_path_and_traced_values_are_refused(path):
         save(3, {"w": np.ones(1)})
     with pytest.raises(TypeError, match="`path` must be a str or os.PathLike"):
         load(None)
+    # The messages name `path` and its folder, not the temporary file beside it.
+    with pytest.raises(FileNotFoundError, match=r"`path` .*its folder .*nope' does not exist"):
+        save(path.parent / "nope" / "tree.npz", {"w": np.ones(1)})
+    with pytest.raises(ValueError, match=r"`path` .* is a folder"):
+        save(path.parent, {"w": np.ones(1)})
+    assert not os.listdir(path.parent)
     with pytest.raises(TypeError, match=r"tree\['x'\]: a traced value"):
         jax.jit(lambda x: save(path, {"x": x}))(1.0)
 

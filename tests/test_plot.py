@@ -193,3 +193,25 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r'pip install "jaxfit\[plot\]"'):
         plot.loss_curve(np.ones(3))
+
+
+def test_loss_curve_of_many_runs_keeps_its_legend_small(tmp_path):
+    # A batch from vmap over 32 seeds: a legend entry per run (and per validation curve)
+    # would cover the axes, and matplotlib warns that the layout collapsed.
+    rng = np.random.default_rng(0)
+    history = np.cumsum(rng.uniform(size=(32, 30)), axis=1)[:, ::-1]
+    diverged = np.zeros(32, bool)
+    diverged[5] = True
+    history[5, 10:] = np.nan
+    batch = _fit_result(history, validation=history * 1.1, n_steps=np.where(diverged, 10, 30),
+                        diverged=diverged)
+    ax = plot.loss_curve(batch)
+    _png(ax, tmp_path / "many.png")  # warnings are errors: the layout held
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["validation", "diverged"]
+    assert len(ax.lines) == 2 * 32 + 1
+    plt.close("all")
+    # Up to 12 runs each is still named, validation curves too.
+    ax = plot.loss_curve(_fit_result(history[:12], validation=history[:12] * 1.1,
+                                     n_steps=np.where(diverged, 10, 30)[:12], diverged=diverged[:12]))
+    _png(ax, tmp_path / "twelve.png")
+    assert len(ax.get_legend().get_texts()) == 2 * 12 + 1

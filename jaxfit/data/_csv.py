@@ -8,6 +8,7 @@ sees finite float32 features and int32 class indices.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
@@ -58,7 +59,17 @@ def _read(pd, path):
     try:
         # Nullable dtypes keep an integer column integer when it has empty cells, so
         # "is the target integer (classification)?" does not depend on missing values.
-        df = pd.read_csv(path, dtype_backend="numpy_nullable")
+        # index_col=False: with index_col=None, data rows one field longer than the header
+        # make pandas take the first column as the index, shifting every value one column
+        # left under the wrong names; False reads a trailing delimiter as the end of the
+        # row, and a real extra value warns, which is made an error here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(path, dtype_backend="numpy_nullable", index_col=False)
+    except pd.errors.ParserWarning:
+        raise ValueError(f"`path` {shown!r} has data rows with more fields than its header row "
+                         f"names; give every column a name in the header, or remove the extra "
+                         f"values.") from None
     except pd.errors.EmptyDataError:
         raise ValueError(f"`path` {shown!r} is empty: expected a header row and data rows.") from None
     except pd.errors.ParserError as err:

@@ -114,14 +114,26 @@ def _standardize(X, w):
     inv_total = 1 / w.sum()
     mean = (w @ X) * inv_total
     centred = X - mean[None, :]
+    # One correction pass (the corrected two-pass algorithm of Chan, Golub & LeVeque):
+    # a float32 matrix-vector product may sum its n rows one after another, leaving the
+    # first mean off by up to n * eps (1.7e-4 of a constant 0.1 over 20k rows); the mean
+    # of what that leaves is small, so its own rounding is negligible.
+    offset = (w @ centred) * inv_total
+    mean = mean + offset
+    centred = centred - offset[None, :]
     var = (w @ (centred * centred)) * inv_total
-    # sklearn's `_is_constant_feature`: a variance within rounding error of zero (the
-    # bound grows with the number of rows summed and with |mean|) means a constant
-    # column, whose scale is set to 1.
-    eps = jnp.finfo(X.dtype).eps
+    # A column whose weighted rows are all equal is constant, found exactly; otherwise
+    # sklearn's `_is_constant_feature`: a variance within float64 rounding error of zero
+    # (the bound grows with the number of rows summed and with |mean|). Float64's eps
+    # whatever X's dtype, as sklearn's statistics are float64: float32's would call any
+    # column constant whose std is below n * 1.2e-7 * |mean| (all of them past 8.4M rows).
+    used = (w > 0)[:, None]
+    constant = (jnp.max(jnp.where(used, X, -jnp.inf), axis=0)
+                == jnp.min(jnp.where(used, X, jnp.inf), axis=0))
+    eps = float(np.finfo(np.float64).eps)
     n_used = jnp.sum(w > 0).astype(X.dtype)
     bound = n_used * eps * var + (n_used * mean * eps) ** 2
-    scale = jnp.where(var <= bound, jnp.ones_like(var), jnp.sqrt(var))
+    scale = jnp.where(constant | (var <= bound), jnp.ones_like(var), jnp.sqrt(var))
     return Scaling(mean, scale)
 
 

@@ -63,6 +63,8 @@ def save(path: str | os.PathLike, tree: Any, *, metadata: dict | None = None) ->
       TypeError: for a leaf that cannot be stored (a function, an object array, a PRNG
         key array: store `jax.random.key_data(key)` instead), naming where it sits in
         the tree, e.g. `tree['opt_state'][1]`; or for metadata that is not JSON.
+      FileNotFoundError: if the folder of `path` does not exist.
+      ValueError: if `path` is a folder.
 
     Example:
       >>> save("params.npz", {"w": jnp.ones((3, 2)), "b": jnp.zeros(2)},
@@ -71,6 +73,14 @@ def save(path: str | os.PathLike, tree: Any, *, metadata: dict | None = None) ->
       (3, 2)
     """
     path = _check_path(path)
+    # Checked here: the error from the temporary file would name it, not `path`.
+    if os.path.isdir(path):
+        raise ValueError(f"`path` {path!r} is a folder; pass a file path in it, e.g. "
+                         f"{os.path.join(path, 'result.npz')!r}.")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"`path` {path!r}: its folder {directory!r} does not exist; "
+                                f"create it first (os.makedirs).")
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"`metadata` must be a dict or None; got {type(metadata).__name__}.")
     document_tree, arrays, specs = encode(tree)

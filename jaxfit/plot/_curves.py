@@ -9,6 +9,7 @@ from .._validation import check_int
 from ._mpl import axes, is_log_spaced
 
 _DENSE = 40  # above this many points a curve is drawn without markers
+_LEGEND_MAX = 12  # above this many runs the legend names the line styles, not each run
 
 
 def _as_rows(values, name: str) -> np.ndarray:
@@ -34,7 +35,8 @@ def loss_curve(history, ax=None, *, labels=None, log_y: bool | None = None):
         dropped; a run that diverged ends with a cross at its last finite value (at
         the top of the axes if it had none).
       ax: a matplotlib Axes to draw into (default: a new figure).
-      labels: one legend label per run.
+      labels: one legend label per run, shown for up to 12 runs (past that the
+        legend shows only the line styles).
       log_y: log-scale the loss axis; `None` chooses log when the positive values
         span more than two decades.
 
@@ -64,13 +66,17 @@ def loss_curve(history, ax=None, *, labels=None, log_y: bool | None = None):
         raise ValueError(f"`labels` has {len(labels)} entries for {len(rows)} runs; give one per run.")
     ax = axes(ax)
     drawn = []
+    # A legend entry per run past a dozen (two with validation) covers the curves, and
+    # past ~25 matplotlib gives up on the layout (a UserWarning); a batch from vmap over
+    # seeds or configurations easily has that many.
+    many = len(rows) > _LEGEND_MAX
     for i, row in enumerate(rows):
         taken = _taken(row) if n_steps is None else int(n_steps[i])
         steps = np.arange(1, taken + 1)
         values = row[:taken]
         finite = np.isfinite(values)
         label = labels[i] if labels is not None else ("training" if len(rows) == 1 else f"run {i}")
-        (line,) = ax.plot(steps[finite], values[finite], label=label,
+        (line,) = ax.plot(steps[finite], values[finite], label=None if many else label,
                           marker="." if finite.sum() <= _DENSE else None)
         drawn.append(values[finite])
         broke = bool(diverged[i]) if diverged is not None else taken > 0 and not finite[-1]
@@ -86,9 +92,14 @@ def loss_curve(history, ax=None, *, labels=None, log_y: bool | None = None):
             val = validation[i, :taken]
             at = np.isfinite(val)
             if at.any():
+                if many:  # one entry for the dashed style
+                    shown = any(t.get_label() == "validation" for t in ax.lines)
+                    val_label = None if shown else "validation"
+                else:
+                    val_label = "validation" if len(rows) == 1 else f"{label} (validation)"
                 ax.plot(steps[at], val[at], linestyle="--", color=line.get_color(),
                         marker="o" if at.sum() <= _DENSE else None, markersize=3,
-                        label="validation" if len(rows) == 1 else f"{label} (validation)")
+                        label=val_label)
                 drawn.append(val[at])
     positive = np.concatenate(drawn) if drawn else np.zeros(0)
     if log_y is None:
@@ -100,7 +111,7 @@ def loss_curve(history, ax=None, *, labels=None, log_y: bool | None = None):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("objective (loss + penalty)")
-    if len(ax.lines) > 1:
+    if len(ax.lines) > 1 and ax.get_legend_handles_labels()[0]:
         ax.legend()
     return ax
 
