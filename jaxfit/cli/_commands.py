@@ -29,9 +29,16 @@ def _describe(outcome: _run.Outcome) -> str:
             + (f", {resumed} chunk(s) resumed from the checkpoint" if resumed else ""))
 
 
-def _execute(cfg: dict, folder: str, source: str, quiet: bool) -> int:
-    if os.path.exists(folder) and not os.path.isdir(folder):  # fail now, not after the search
+def _execute(cfg: dict, folder: str, source: str, quiet: bool, overwrite: bool) -> int:
+    # Both refused now, not after the search.
+    if os.path.exists(folder) and not os.path.isdir(folder):
         raise NotADirectoryError(f"results folder {folder!r} is a file; choose another with --out")
+    previous = _output.previous_results(folder)
+    if previous and not overwrite:
+        shown = ", ".join(previous[:3]) + (f" and {len(previous) - 3} more" if len(previous) > 3 else "")
+        raise FileExistsError(f"results folder {folder!r} already holds an earlier run's results "
+                              f"({shown}); choose another with --out, or pass --overwrite to "
+                              f"replace them")
     outcome = _run.run(cfg, output=folder, progress=not quiet)
     best = outcome.search
     if not quiet:
@@ -44,7 +51,7 @@ def _execute(cfg: dict, folder: str, source: str, quiet: bool) -> int:
     state = "diverged" if bool(refit.diverged) else "converged" if bool(refit.converged) else "max steps"
     print(f"refit on {len(outcome.y_train)} training samples ({int(refit.n_steps)} steps, {state}); "
           f"test {outcome.metric} {outcome.test_score:.4f} on {outcome.n_test} held-out samples")
-    written, note = _output.write(outcome, folder, source=source)
+    written, note = _output.write(outcome, folder, source=source, replacing=previous)
     if note:
         print(f"note: {note}")
     print(f"wrote {len(written)} files to {folder}")
@@ -54,7 +61,7 @@ def _execute(cfg: dict, folder: str, source: str, quiet: bool) -> int:
 def demo(args) -> int:
     """Search L2-regularized logistic regression on the bundled breast-cancer data."""
     cfg = _config.parse(DEMO, os.getcwd())
-    return _execute(cfg, os.path.abspath(args.out), "jaxfit demo", args.quiet)
+    return _execute(cfg, os.path.abspath(args.out), "jaxfit demo", args.quiet, args.overwrite)
 
 
 def run(args) -> int:
@@ -62,4 +69,5 @@ def run(args) -> int:
     cfg = _config.read(args.config)
     stem = os.path.splitext(os.path.basename(args.config))[0]
     folder = args.out or cfg[""]["output"] or f"{stem}-results"
-    return _execute(cfg, os.path.abspath(folder), os.path.abspath(args.config), args.quiet)
+    return _execute(cfg, os.path.abspath(folder), os.path.abspath(args.config), args.quiet,
+                    args.overwrite)

@@ -8,6 +8,7 @@ documented for users in examples/README.md.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from typing import Any, Callable, NamedTuple
@@ -37,15 +38,22 @@ class _Field(NamedTuple):
     default: Any
 
 
-def _fail(where: str, message: str, value: Any = ...) -> None:
+def _fail(where: str, message: str, value: Any = ..., hint: str = "") -> None:
     got = "" if value is ... else f"; got {value!r}"
-    raise ConfigError(f"{where} {message}{got}.")
+    raise ConfigError(f"{where} {message}{got}{hint}.")
+
+
+def _did_you_mean(word: Any, options) -> str:
+    """' (did you mean 'x'?)' for the closest of `options` to a misspelt `word`, else ''."""
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _choice(*options):
     def check(where, value):
         if value not in options:
-            _fail(where, f"must be one of {', '.join(map(repr, options))}", value)
+            _fail(where, f"must be one of {', '.join(map(repr, options))}", value,
+                  _did_you_mean(value, options) if isinstance(value, str) else "")
         return value
     return check
 
@@ -186,8 +194,16 @@ def _section(name: str, table: Any) -> tuple[dict, set]:
     fields = SCHEMA[name]
     unknown = sorted(set(table) - set(fields))
     if unknown:
+        key = unknown[0]
+        # A right key in the wrong section is the likeliest slip; else a misspelling.
+        home = [s for s in SCHEMA if s != name and key in SCHEMA[s]]
+        if home:
+            place = f"in [{home[0]}]" if home[0] else "at the top level, before any [section]"
+            guess = f" (it belongs {place})"
+        else:
+            guess = _did_you_mean(key, fields)
         hint = f" (sections are {_ALLOWED_SECTIONS})" if not name else ""
-        _fail(f"{where}: unknown key {unknown[0]!r};", f"allowed keys are {', '.join(fields)}{hint}")
+        _fail(f"{where}: unknown key {key!r}{guess};", f"allowed keys are {', '.join(fields)}{hint}")
     given = set(table)
     values = {key: field.check(f"[{name}] {key}" if name else key, table[key]) if key in table
               else field.default for key, field in fields.items()}
@@ -234,19 +250,26 @@ def _search(values: dict, model: dict, optimizer: str) -> None:
     if kind == "grid" and values["n"] is not None:
         _fail("[search] n", 'applies only to type = "random"; a grid tries every combination')
     space, static = values["space"], values["static"]
+    if kind == "random" and not space:
+        # Static values are crossed with the draws, not drawn: n would be ignored.
+        _fail("[search.space]", f'is empty, so type = "random" has nothing to draw its n = '
+              f'{values["n"]} configurations from; give it one of {", ".join(TRACED)}, '
+              f'or use type = "grid"')
     for name in space:
         if name not in TRACED:
             where = f"[search.space]: {name!r} cannot be searched here;"
             if name in STATIC:
                 _fail(where, "it changes shapes or code, so list it in [search.static]")
-            _fail(where, f"traced hyperparameters are {', '.join(TRACED)}")
+            _fail(where, f"traced hyperparameters are {', '.join(TRACED)}",
+                  hint=_did_you_mean(name, TRACED))
         space[name] = _space_entry(name, space[name], kind)
     for name, options in static.items():
         if name not in STATIC:
             where = f"[search.static]: {name!r} cannot be searched here;"
             if name in TRACED:
                 _fail(where, "it is traced, so list it in [search.space]")
-            _fail(where, f"static hyperparameters are {', '.join(STATIC)}")
+            _fail(where, f"static hyperparameters are {', '.join(STATIC)}",
+                  hint=_did_you_mean(name, STATIC))
         if not isinstance(options, list) or not options:
             _fail(f"[search.static] {name}", "must be a non-empty list of values to try", options)
         section = "model" if name in ("hidden", "activation", "dropout") else "train"
@@ -315,7 +338,8 @@ def parse(document: dict, base_dir: str) -> dict:
     sections = {k: v for k, v in document.items() if isinstance(v, dict)}
     for name in sections:
         if name not in SCHEMA or not name:
-            _fail(f"unknown section [{name}];", f"allowed sections are {_ALLOWED_SECTIONS}")
+            guess = _did_you_mean(f"[{name}]", [f"[{s}]" for s in SCHEMA if s])
+            _fail(f"unknown section [{name}]{guess};", f"allowed sections are {_ALLOWED_SECTIONS}")
     cfg, given = {}, {}
     cfg[""], given[""] = _section("", top)
     for name in SCHEMA:

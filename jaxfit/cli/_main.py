@@ -56,6 +56,9 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--quiet", action="store_true",
                         help="no progress bars or tables; print only the final score and folder")
     common.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    common.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier run's results in the results folder (without "
+                        "it, such a folder is refused before any work)")
     common.add_argument("--cache-dir", metavar="DIR",
                         help="compilation cache folder (overrides $JAXFIT_CACHE_DIR)")
     common.add_argument("--no-cache", action="store_true", help="do not use the compilation cache")

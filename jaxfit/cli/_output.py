@@ -21,6 +21,8 @@ from ..plot._mpl import figure
 from ._run import Outcome
 
 _SHOWN = 10  # rows of the ranked table printed
+_NAMES = ("table.csv", "table.json", "best_params.npz", "summary.json", "cv_scores.png",
+          "loss_curve.png", "regularization_path.png")  # and validation_curve_<name>.png
 
 
 def _plain(value):
@@ -124,14 +126,25 @@ def _plots(outcome: Outcome, folder: str) -> list[str]:
     return written + ([path_plot] if path_plot else [])
 
 
-def write(outcome: Outcome, folder: str, *, source: str) -> tuple[list[str], str | None]:
+def previous_results(folder: str) -> list[str]:
+    """The names in `folder` that a run writes: an earlier run's results, sorted."""
+    if not os.path.isdir(folder):
+        return []
+    return sorted(name for name in os.listdir(folder) if name in _NAMES
+                  or (name.startswith("validation_curve_") and name.endswith(".png")))
+
+
+def write(outcome: Outcome, folder: str, *, source: str,
+          replacing: list[str] = ()) -> tuple[list[str], str | None]:
     """Write the results folder; returns the files written and a note on skipped plots.
 
     Files: `table.csv` and `table.json` (one row per configuration, as scikit-learn's
     `cv_results_`: higher is better, error metrics negated), `best_params.npz`
     (`jaxfit.io`: the refitted parameters and feature scaling, the summary in its
     metadata), `summary.json` (`cv_mean` and `test_score` in the metric's own sign, as
-    printed: an MSE is positive), and PNG plots.
+    printed: an MSE is positive), and PNG plots. Files of `replacing` (an earlier run's,
+    from `previous_results`) that this run does not write are removed once the new
+    results are complete, so no stale plot sits beside them.
     """
     os.makedirs(folder, exist_ok=True)
     rows = _rows(outcome)
@@ -179,4 +192,6 @@ def write(outcome: Outcome, folder: str, *, source: str) -> tuple[list[str], str
     text = json.dumps(_plain(summary), indent=1, allow_nan=False)
     write_atomically(os.path.join(folder, "summary.json"), lambda f: f.write(text.encode()))
     written.append(os.path.join(folder, "summary.json"))
+    for name in set(replacing) - {os.path.basename(p) for p in written}:
+        os.remove(os.path.join(folder, name))
     return written, note

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from typing import Any, NamedTuple
 
@@ -72,10 +73,30 @@ def load(cfg: dict) -> tuple[data.Dataset, str]:
                 raise ConfigError(f"[data] {key}: does not apply to a bundled example, whose "
                                   f"columns are fixed; write it to a CSV file to choose them.")
     else:
-        dataset = data.load_csv(path, section["target"], features=section["features"],
-                                task=section["task"], missing=section["missing"],
-                                categorical=section["categorical"])
+        if not os.path.exists(path):  # load_csv's hint names the working directory, not the file's
+            raise ConfigError(f"[data] path: no such file {path!r}; a relative path is taken from "
+                              f"the experiment file's folder.")
+        try:
+            dataset = data.load_csv(path, section["target"], features=section["features"],
+                                    task=section["task"], missing=section["missing"],
+                                    categorical=section["categorical"])
+        except (ValueError, TypeError, OSError) as err:
+            raise ConfigError(_in_file_terms(str(err), path)) from None
     return dataset, "regression" if dataset.classes is None else "classification"
+
+
+_CSV_ARGS = "path|target|features|task|missing|categorical"  # load_csv's, named alike in [data]
+
+
+def _in_file_terms(message: str, path: str) -> str:
+    """A `load_csv` error reworded for the experiment file: its arguments are [data] keys,
+    and the fix is a line of TOML (`[data] missing = "drop"`), not a Python call."""
+    message = re.sub(rf"`({_CSV_ARGS})`='(\w+)'", r'[data] \1 = "\2"', message)
+    message = re.sub(rf"\b({_CSV_ARGS})='(\w+)'", r'[data] \1 = "\2"', message)
+    message = re.sub(rf"`({_CSV_ARGS})`", r"[data] \1", message)
+    message = re.sub(r"\b(Pass|Use) \[data\]", "Set [data]", message)
+    message = re.sub(r"\buse \[data\]", "set [data]", message)
+    return message if message.startswith("[data]") else f"[data] path {path!r}: {message}"
 
 
 def _model(kind: str, model: dict, task: str, n_classes: int, config: dict):
@@ -247,6 +268,18 @@ def folds(cfg: dict, y, task: str, key, classes: tuple | None) -> ms.Folds:
     return ms.shuffle_split(len(y), cv["n_splits"], test_size=cv["test_size"], key=key)
 
 
+def _check_fold_sizes(cfg: dict, cv_folds: ms.Folds, metric: str) -> None:
+    """R² of a single row is undefined (scikit-learn scores it NaN); metrics.r2 gives it
+    a rounding residue's quotient (-1e19), which would rank as a real score."""
+    fewest = int(np.asarray(cv_folds.test).sum(axis=1).min())
+    if metric == "r2" and fewest < 2:
+        fix = ("raise [cv] test_size" if cfg["cv"]["splitter"] == "shuffle"
+               else "lower [cv] n_splits")
+        raise ConfigError(f"[cv] metric: a test fold holds {fewest} row(s), but 'r2' needs at "
+                          f"least 2 (it compares the errors with the target's spread); {fix}, "
+                          f"or use [cv] metric = \"mse\".")
+
+
 def devices(setting):
     if setting == "all":
         return None
@@ -288,8 +321,10 @@ def run(cfg: dict, *, output: str, progress: bool) -> Outcome:
                                   _settings_digest(cfg))
     seconds["load"] = time.perf_counter() - start
     start = time.perf_counter()
+    cv_folds = folds(cfg, y_train, task, fold_key, dataset.classes)
+    _check_fold_sizes(cfg, cv_folds, metric)
     result = ms.search(fns.train, fns.score, X_train, y_train, space(cfg, space_key),
-                       folds(cfg, y_train, task, fold_key, dataset.classes), key=search_key,
+                       cv_folds, key=search_key,
                        static=cfg["search"]["static"] or None, devices=devices(cfg[""]["devices"]),
                        checkpoint=checkpoint or None, progress=progress)
     seconds["search"] = time.perf_counter() - start
