@@ -2,6 +2,7 @@
 
 from functools import partial
 
+import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -235,3 +236,23 @@ BAD_INPUTS = [
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_r2_of_one_sample_is_nan_like_sklearn():
+    y = np.array([0.3, 1.7, 2.2], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's UndefinedMetricWarning
+        assert np.isnan(skm.r2_score(y[1:2], y[1:2] + 1))
+    assert np.isnan(float(M.r2(y[1:2], y[1:2] + 1)))
+    # One sample with weight (a one-row test fold): was 1 - 0.01/residue ≈ -1e19.
+    assert np.isnan(float(M.r2(y, y + 0.1, sample_weight=np.array([0, 0.3, 0], np.float32))))
+
+
+def test_r2_constant_target_found_exactly_despite_rounding():
+    # The float32 weighted mean of 1000 copies of 0.1 is not exactly 0.1, so SS_tot was
+    # a rounding residue; scikit-learn in float64 sees the constant target.
+    c = np.full(1000, 0.1, np.float32)
+    w = np.random.default_rng(0).random(1000).astype(np.float32)
+    for pred in (c, c + 0.01):
+        expected = skm.r2_score(c.astype(np.float64), pred.astype(np.float64), sample_weight=w)
+        assert float(M.r2(c, pred, sample_weight=w)) == expected

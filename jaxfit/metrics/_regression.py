@@ -118,9 +118,11 @@ def r2(y_true, y_pred, *, sample_weight=None):
     """Coefficient of determination R², as `sklearn.metrics.r2_score`.
 
     `1 - SS_res / SS_tot` per output, with weighted sums about the weighted mean of
-    `y_true`. A constant target (`SS_tot = 0`) scores 1 when predicted exactly and 0
-    otherwise, as scikit-learn's default `force_finite=True`, so a search never sees
-    an infinite or NaN score from it.
+    `y_true`. A constant target (every sample with weight has the same value) scores 1
+    when predicted exactly and 0 otherwise, as scikit-learn's default
+    `force_finite=True`. Fewer than two samples with weight score NaN, as in
+    scikit-learn: R² compares the errors with the target's spread, which one sample
+    does not have (a search reports such a fold's score as invalid).
 
     Args:
       y_true: targets `[n]` or `[n, m]`.
@@ -150,6 +152,11 @@ def _r2(y_true, y_pred, w):
     # Weighted means rather than sums: the ratio is the same, and it stays in range.
     ss_res = _per_output_mse(y_true, y_pred, w)
     ss_tot = weighted_mean((y_true - weighted_mean(y_true, w, keepdims=True)) ** 2, w)
-    constant = ss_tot == 0
+    # Constant found exactly: the weighted mean of equal values may round away from
+    # them, and SS_tot would be a rounding residue (R² of -1e19 for one sample).
+    used = (w > 0).reshape(w.shape + (1,) * (y_true.ndim - 1))
+    constant = (jnp.max(jnp.where(used, y_true, -jnp.inf), axis=0)
+                == jnp.min(jnp.where(used, y_true, jnp.inf), axis=0)) | (ss_tot == 0)
     score = 1 - ss_res / jnp.where(constant, 1, ss_tot)
-    return jnp.where(constant, jnp.where(ss_res == 0, 1.0, 0.0), score).mean()
+    score = jnp.where(constant, jnp.where(ss_res == 0, 1.0, 0.0), score).mean()
+    return jnp.where(jnp.sum(w > 0) < 2, jnp.nan, score)
