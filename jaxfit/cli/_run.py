@@ -269,8 +269,8 @@ def folds(cfg: dict, y, task: str, key, classes: tuple | None) -> ms.Folds:
 
 
 def _check_fold_sizes(cfg: dict, cv_folds: ms.Folds, metric: str) -> None:
-    """R² of a single row is undefined (scikit-learn scores it NaN); metrics.r2 gives it
-    a rounding residue's quotient (-1e19), which would rank as a real score."""
+    """R² of a single row is undefined (NaN, as in scikit-learn), so every configuration
+    would score NaN: refused before the search, with the fix."""
     fewest = int(np.asarray(cv_folds.test).sum(axis=1).min())
     if metric == "r2" and fewest < 2:
         fix = ("raise [cv] test_size" if cfg["cv"]["splitter"] == "shuffle"
