@@ -19,6 +19,7 @@ import contextlib
 import contextvars
 import functools
 import threading
+import time
 from typing import Callable
 
 import jax
@@ -146,6 +147,7 @@ class SearchBar:
         """`compiled(*args)` as NumPy arrays, drawing its step progress while it runs."""
         reported = Steps()
         done = threading.Event()
+        self._started = time.time()
         with listening(reported):
             outputs = compiled(*args)  # dispatched asynchronously
 
@@ -172,6 +174,9 @@ class SearchBar:
         step, total = latest
         if self.steps is None:
             self.steps = self._tqdm(total=total, desc="steps", unit="step", leave=False)
+            # The first report may come late (a fast chunk: only when it has finished);
+            # timed from the chunk's start, the bar's rate and elapsed time are the loop's.
+            self.steps.start_t = self.steps.last_print_t = self._started
         elif total != self.steps.total or step < self.steps.n:
             self.steps.reset(total=total)
         self.steps.update(step - self.steps.n)
