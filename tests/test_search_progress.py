@@ -211,3 +211,21 @@ def test_fingerprint_of_a_wrong_kind_is_refused(value, match):
     with pytest.raises(TypeError, match=match):
         ms.search(LOGISTIC.train, LOGISTIC.score, X_CLS, Y_CLS, SPACE, FOLDS_CLS,
                   fingerprint=value)
+
+
+def test_step_bar_is_timed_from_the_chunks_start(monkeypatch):
+    # A chunk that reports only once it has finished (a fast loop, before the first
+    # redraw): its bar is created then, yet its rate is the loop's, not 500 steps in 0 s.
+    monkeypatch.setattr("tqdm.auto.tqdm", RecordingBar)
+
+    def chunk():
+        import time
+        time.sleep(0.3)
+        _progress._deliver(500, total=500)
+        return [np.zeros(1)]
+
+    bar = _progress.SearchBar(1)
+    bar.run(chunk)
+    elapsed = bar.steps.format_dict["elapsed"]
+    bar.close()
+    assert elapsed >= 0.3  # was ~1e-5 s: 5e7 step/s
