@@ -384,8 +384,58 @@ def test_seeding_sample_follows_its_weights_and_skips_zero_weight():
     rng = np.random.default_rng(0)
     p = rng.random(size * size).astype(np.float32)
     p[rng.random(size * size) < 0.4] = 0.0  # zero-weight samples are never drawn
-    u = jnp.asarray(rng.random((1, 20_000)), jnp.float32)
+    u = jnp.asarray(rng.random((1, 2, 20_000)), jnp.float32)  # one uniform per level
     idx = np.asarray(_seeding._sample(u, jnp.asarray(p)[None], size, fallback=-1))[0]
     assert (idx >= 0).all() and (p[idx] > 0).all()
     freq = np.bincount(idx, minlength=size * size) / idx.size
     np.testing.assert_allclose(freq, p / p.sum(), atol=0.012)
+
+
+def test_seeding_sample_resolves_rows_within_a_light_block():
+    # 2^18 rows: row 0 holds all but 2^18 - 1 of a total weight 2^24, the others weigh 1.
+    # One float32 uniform (23 bits) for both levels puts thresholds 2 apart in the light
+    # blocks, so every odd row was skipped and every even one drawn twice as often.
+    from jaxfit.cluster import _seeding
+
+    size, draws = 512, 2**15
+    p = np.ones(size * size, np.float32)
+    p[0] = 2.0**24 - (size * size - 1)
+    u = jax.random.uniform(jax.random.key(0), (1, 2, draws), jnp.float32)  # as kmeans draws them
+    # `p` an argument: closed over, XLA would constant-fold its running sums.
+    idx = np.asarray(jax.jit(lambda u, p: _seeding._sample(u, p[None], size, -1))(u, p)).ravel()
+    odd = idx % 2 == 1
+    observed = np.array([np.sum(idx == 0), np.sum(odd), np.sum(~odd & (idx > 0))])
+    expected = idx.size * np.array([p[0], size * size / 2, size * size / 2 - 1]) / p.sum(dtype=np.float64)
+    chi2 = np.sum((observed - expected) ** 2 / expected)
+    # 2 degrees of freedom: P(chi2 > 20) = 5e-5; the old sampler scored 1008 (no odd row drawn).
+    assert chi2 < 20
+
+
+def test_silhouette_with_many_clusters_matches_sklearn(x64, rng):
+    # Past `_FEW_CLUSTERS` distances and cluster sums come from lookups and segment sums.
+    X = rng.normal(size=(400, 3)) * 0.05 + rng.normal(size=(100, 3))[rng.integers(0, 100, 400)] + 1000
+    labels = rng.integers(0, 100, size=400)
+    np.testing.assert_allclose(silhouette_score(X, labels), sk_silhouette(X, labels), rtol=1e-9)
+    masks = (rng.random((2, 400)) < 0.7).astype(float)
+    batched = jax.vmap(lambda m: silhouette_score(X, labels, n_clusters=100, sample_weight=m))(masks)
+    for mask, score in zip(masks, batched):
+        keep = mask > 0
+        np.testing.assert_allclose(score, sk_silhouette(X[keep], labels[keep]), rtol=1e-9)
+    w = masks[0] * rng.uniform(0.5, 2.0, size=400)
+    keep = w > 0
+    np.testing.assert_allclose(silhouette_score(X, labels, sample_weight=w),
+                               np.average(silhouette_samples(X[keep], labels[keep]), weights=w[keep]),
+                               rtol=1e-9)
+
+
+def test_silhouette_work_per_pair_does_not_grow_with_the_clusters():
+    # One-hot GEMMs for every cluster cost ~6k flops per pair: 100 times more at k = 400
+    # than at k = 2 (XLA's cost analysis of the lowered program; nothing is compiled).
+    from jaxfit.metrics._clustering import _silhouette
+
+    n = 1000
+    X = np.random.default_rng(0).normal(size=(n, 4)).astype(np.float32)
+    flops = {k: jax.jit(_silhouette.__wrapped__, static_argnames="n_clusters").lower(
+        X, np.arange(n, dtype=np.int32) % k, None, n_clusters=k).cost_analysis()["flops"] / n**2
+        for k in (2, 400)}
+    assert flops[400] < 2 * flops[2]

@@ -107,13 +107,16 @@ def _count(mask, dtype):
 def _sample(u, p, size, fallback):
     """Indices `[r, t]` drawn with probability proportional to the rows of `p` `[r, size²]`.
 
-    Inverse CDF in two levels: the block of `size` samples whose running mass first
-    exceeds `u · total`, then the sample within it, each running sum a small GEMM
-    with a triangle of ones (a cumulative sum over all samples compiles to a tree of
-    16 reduce-windows with their pads and slices). Such running sums never decrease
-    (every column adds the same terms in the same order, and a zero term adds exactly
-    nothing), so the first one past the threshold is the count of those at or below
-    it, and its sample has `p > 0`.
+    Inverse CDF in two levels, one uniform each (`u` `[r, 2, t]`): the block of `size`
+    samples whose running mass first exceeds `u[:, 0] · total`, then the sample whose
+    running mass within that block first exceeds `u[:, 1] · (the block's mass)`. A
+    single uniform for both would place the sample no finer than eps·total: in float32
+    a block of mass total/2^20 would have 8 positions, and samples past about 2^23
+    could never be drawn. Each running sum is a small GEMM with a triangle of ones (a
+    cumulative sum over all samples compiles to a tree of 16 reduce-windows with their
+    pads and slices). Such running sums never decrease (every column adds the same
+    terms in the same order, and a zero term adds exactly nothing), so the first one
+    past the threshold is the count of those at or below it, and its sample has `p > 0`.
     When no mass is left (every sample already a center) or rounding leaves a
     threshold unmet, `fallback` (a sample of positive weight) stands in.
     """
@@ -121,12 +124,10 @@ def _sample(u, p, size, fallback):
     upper = np.triu(np.ones((size, size), p.dtype))  # v @ upper: v's running sum
     P = p.reshape(r, size, size)
     upto = jnp.sum(P, axis=2) @ upper  # [r, m], running mass to each block's end
-    thr = u * upto[:, -1:]  # [r, t]
+    thr = u[:, 0] * upto[:, -1:]  # [r, t]
     blk = _count(upto[:, None, :] <= thr[..., None], p.dtype)  # [r, t]
-    row = np.arange(r)[:, None]
-    before = jnp.where(blk > 0, upto[row, blk - 1], 0.0)  # mass of the blocks before
-    inner = P[row, jnp.minimum(blk, size - 1)]  # [r, t, size]
-    pos = _count(inner @ upper <= (thr - before)[..., None], p.dtype)
+    within = P[np.arange(r)[:, None], jnp.minimum(blk, size - 1)] @ upper  # [r, t, size]
+    pos = _count(within <= (u[:, 1] * within[..., -1])[..., None], p.dtype)
     return jnp.where((blk < size) & (pos < size), blk * size + pos, fallback).astype(jnp.int32)
 
 
@@ -139,12 +140,12 @@ def _kmeans_plusplus(u, data, n_clusters, fallback):
 
     Each new center is the candidate that most lowers the weighted potential; the
     first is the first candidate drawn by weight alone. One loop covers all centers
-    and all restarts. `u` holds the uniforms `[r, k, n_trials]`. Returns the centers
-    `[r, k, d]`.
+    and all restarts. `u` holds the uniforms `[r, k, 2, n_trials]` (two per draw, see
+    `_sample`). Returns the centers `[r, k, d]`.
     """
     Xa, size = data
     w = data.w
-    r, _, t = u.shape
+    r = u.shape[0]
     d = Xa.shape[1] - 3
     # A candidate's row [y, 1, ‖y‖², w] times `scale`, plus its ‖y‖² at `d`: [-2y, ‖y‖², 0, 0].
     scale = np.r_[np.full(d, -2.0), 0.0, 0.0, 0.0].astype(Xa.dtype)
@@ -168,7 +169,7 @@ def _kmeans_plusplus(u, data, n_clusters, fallback):
 
 def _seed_size(init, n, n_clusters):
     """How many uniforms one seeding of `n` samples consumes."""
-    return n_clusters * _n_trials(n_clusters) if init == "k-means++" else n
+    return 2 * n_clusters * _n_trials(n_clusters) if init == "k-means++" else n
 
 
 def _seed(u, data, n_clusters, init, fallback=0):
@@ -177,7 +178,7 @@ def _seed(u, data, n_clusters, init, fallback=0):
     `fallback` is a sample of positive weight (see `_sample`).
     """
     if init == "k-means++":
-        return _kmeans_plusplus(u.reshape(u.shape[0], n_clusters, -1), data, n_clusters, fallback)
+        return _kmeans_plusplus(u.reshape(u.shape[0], n_clusters, 2, -1), data, n_clusters, fallback)
     # "random": k distinct samples with probability proportional to weight, by the
     # Gumbel top-k trick (jax.random.choice's method); weight 0 gives -inf, never kept.
     n = u.shape[1]
