@@ -110,6 +110,22 @@ def test_load_csv_rows_with_a_trailing_comma_keep_their_columns(tmp_path):
     assert data.feature_names == ("a", "b")
 
 
+
+def test_load_csv_text_columns_keep_na_like_words_as_values(tmp_path):
+    # pandas reads "NA" and "None" as missing; as labels they are classes (North America),
+    # and missing="drop" dropped both classes' rows without a word. An empty cell, and
+    # "NA" in a numeric column, are still missing.
+    text = "x,region\n1,EU\n2,NA\n3,EU\n4,None\n5,US\n6,\n"
+    data = load_csv(write(tmp_path, text), "region", missing="drop")
+    assert data.classes == ("EU", "NA", "None", "US")
+    np.testing.assert_array_equal(data.X.ravel(), [1, 2, 3, 4, 5])
+    with open(write(tmp_path, text, "open.csv")) as f:  # an open file is read twice too
+        assert load_csv(f, "region", missing="drop").classes == data.classes
+    with pytest.raises(ValueError, match=r"Column 'region' has 1 missing value.*data row 6"):
+        load_csv(write(tmp_path, text), "region")
+    with pytest.raises(ValueError, match=r"Column 'x' has 1 missing value.*data row 2"):
+        load_csv(write(tmp_path, "x,y\n1,0\nNA,1\n3,0\n", "num.csv"), "y")
+
 # --- train_test_split ---------------------------------------------------------------
 
 def test_split_sizes_cover_and_are_disjoint():

@@ -7,6 +7,7 @@ sees finite float32 features and int32 class indices.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from typing import Any, NamedTuple, Sequence
@@ -56,6 +57,8 @@ def _read(pd, path):
             raise FileNotFoundError(f"`path`: no such file {os.fspath(path)!r}. Check the path "
                                     f"and the working directory ({os.getcwd()!r}).")
     shown = getattr(path, "name", "<file>") if hasattr(path, "read") else os.fspath(path)
+    if hasattr(path, "read"):  # read twice below (text columns): an open file is read once
+        path = io.StringIO(path.read())
     try:
         # Nullable dtypes keep an integer column integer when it has empty cells, so
         # "is the target integer (classification)?" does not depend on missing values.
@@ -79,6 +82,17 @@ def _read(pd, path):
                          f"UTF-8.") from None
     if len(df) == 0:
         raise ValueError(f"`path` {shown!r} has a header but no data rows; it needs at least one.")
+    # pandas reads "NA", "None", "null", "nan", ... as missing in every column. In a text
+    # column they are values (a region "NA", a class "None"), and `missing='drop'` would
+    # silently drop a whole class: there only an empty cell is missing.
+    text = [c for c in df.columns if df[c].isna().any() and not pd.api.types.is_numeric_dtype(df[c])]
+    if text:
+        if hasattr(path, "seek"):
+            path.seek(0)
+        raw = pd.read_csv(path, usecols=text, dtype=str, keep_default_na=False, na_values=[""],
+                          index_col=False)
+        for c in text:
+            df[c] = raw[c].astype(df[c].dtype)
     return df
 
 
