@@ -25,8 +25,14 @@ def _new_file_mode(path: str) -> int:
         return 0o666 & ~umask
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
-    """Call `write` on a binary file that then replaces `path` in one step."""
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None], *,
+                     exclusive: bool = False) -> None:
+    """Call `write` on a binary file that then replaces `path` in one step.
+
+    With `exclusive`, the file only appears if `path` does not exist yet, and
+    `FileExistsError` is raised otherwise: of two processes creating the same file at
+    once, exactly one wins (checking first and then renaming would let both "win").
+    """
     path = os.path.abspath(path)
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
@@ -36,12 +42,20 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
+        if exclusive:
+            _link_or_fail(tmp, path)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         # KeyboardInterrupt too: nothing half-written may be left behind.
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if exclusive:
+        # The content lives on under `path`, a second name of the same file (unless the
+        # fallback renamed it there).
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     if os.name == "posix":
         # Make the rename itself durable across a power loss, not only a crash.
         dir_fd = os.open(directory, os.O_RDONLY)
@@ -49,3 +63,16 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _link_or_fail(tmp: str, path: str) -> None:
+    """Give the whole file `tmp` the name `path` unless `path` exists (FileExistsError)."""
+    try:
+        os.link(tmp, path)  # atomic, and refuses an existing name
+    except FileExistsError:
+        raise
+    except OSError:
+        # A filesystem without hard links: the best left is to check, then rename.
+        if os.path.exists(path):
+            raise FileExistsError(path) from None
+        os.replace(tmp, path)

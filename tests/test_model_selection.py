@@ -206,6 +206,14 @@ def test_random_search_space_draws_within_distributions():
     np.testing.assert_array_equal(space["lr"], again["lr"])
 
 
+def test_float_draws_stay_inside_their_bounds():
+    # float32's log(0.1) is below the true one, so its lowest draws fell below `low`
+    # (1 of these 10**6 draws was 0.09999999680); uniform's bounds round the same way.
+    for dist, low, high in ((ms.loguniform(0.1, 0.3), 0.1, 0.3), (ms.uniform(0.7, 0.9), 0.7, 0.9)):
+        draws = ms.random_search_space(jax.random.key(2), 10**6, a=dist)["a"]
+        assert low <= draws.min() and draws.max() < high, (dist, draws.min(), draws.max())
+
+
 BAD_SPACES = [
     (lambda: ms.grid(), ValueError, "grid"),
     (lambda: ms.grid(C=[]), ValueError, "C"),

@@ -399,7 +399,7 @@ _KILLED = """
 
     def replace_or_die(src, dst):  # the chunk is written and flushed: kill before the rename
         calls["n"] += 1
-        if where == "before-rename" and calls["n"] == 4:  # the manifest, then chunks 0, 1, 2
+        if where == "before-rename" and calls["n"] == 3:  # chunks 0, 1, 2 (the manifest is linked)
             die()
         replace(src, dst)
 
@@ -412,12 +412,12 @@ _KILLED = """
         _checkpoint.Checkpoint.save = save_or_tear
     elif where == "mid-manifest":
         write = _checkpoint.write_atomically
-        def torn_manifest(path, fn):
+        def torn_manifest(path, fn, **kwargs):
             if path.endswith("manifest.json"):
                 with open(path + ".partial", "wb") as f:  # as if the temporary file were torn
                     f.write(b'{{"format": 1, "chunk')
                 die()
-            write(path, fn)
+            write(path, fn, **kwargs)
         _checkpoint.write_atomically = torn_manifest
     _checkpoint.os.replace = replace_or_die
     from test_reliability import scaled_search
@@ -468,6 +468,20 @@ def test_damaged_chunk_file_is_recomputed(tmp_path):
     again = plain_search(checkpoint=tmp_path)
     assert again.chunks == {"computed": 2, "resumed": 1, "chunk_size": 2, "n_devices": 1}
     assert_same_search(again, first)
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_exclusive_write_creates_once_and_leaves_no_temporary(tmp_path, monkeypatch, hard_links):
+    from jaxfit import _atomic
+    if not hard_links:  # a filesystem without them: checked, then renamed
+        def no_link(src, dst):
+            raise PermissionError(1, "Operation not permitted")
+        monkeypatch.setattr(_atomic.os, "link", no_link)
+    path = tmp_path / "manifest.json"
+    _atomic.write_atomically(path, lambda f: f.write(b"first"), exclusive=True)
+    with pytest.raises(FileExistsError):
+        _atomic.write_atomically(path, lambda f: f.write(b"second"), exclusive=True)
+    assert path.read_bytes() == b"first" and os.listdir(tmp_path) == ["manifest.json"]
 
 
 # ------------------------------------------------------------------- recompilation

@@ -266,3 +266,61 @@ def test_search_errors_name_the_argument(change, error, match):
     with pytest.raises(error, match=match):
         ms.search(LOGISTIC.train, LOGISTIC.score, X_CLS, Y_CLS, args.pop("space"),
                   args.pop("folds"), **args)
+
+
+def test_two_searches_starting_on_one_new_folder_do_not_mix(tmp_path, monkeypatch):
+    # Search A estimates its default chunk size (seconds, in real searches) before it
+    # writes the manifest; search B, on other data, starts on the same folder meanwhile
+    # and finishes. A must be refused, not take over B's folder and B's chunks.
+    other_y = -10 * Y_REG
+    b_run = {}
+    estimate = _search._Programs.chunk_size
+
+    def estimate_while_b_runs(self, *args):
+        b_run["result"] = ms.search(REGRESSION.train, REGRESSION.score, X_REG, other_y,
+                                    ms.grid(lr=[0.01, 0.1]), FOLDS_REG, chunk_size=2,
+                                    checkpoint=tmp_path)
+        return estimate(self, *args)
+
+    monkeypatch.setattr(_search._Programs, "chunk_size", estimate_while_b_runs)
+    with pytest.raises(ValueError, match="different search: data changed"):
+        ms.search(REGRESSION.train, REGRESSION.score, X_REG, Y_REG, ms.grid(lr=[0.01, 0.1]),
+                  FOLDS_REG, checkpoint=tmp_path)
+    monkeypatch.undo()
+    b_again = ms.search(REGRESSION.train, REGRESSION.score, X_REG, other_y,
+                        ms.grid(lr=[0.01, 0.1]), FOLDS_REG, checkpoint=tmp_path)
+    assert b_again.chunks["resumed"] == 1
+    assert_same_table(b_again, b_run["result"])
+
+
+def test_damaged_manifest_is_named(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"format": 1, "chunk')
+    with pytest.raises(ValueError, match="damaged manifest.json"):
+        logistic_search(checkpoint=tmp_path)
+
+
+def test_static_objects_known_by_memory_address_resume_with_a_fingerprint(tmp_path):
+    # An optax transform's repr holds its functions' addresses, new in every process
+    # (here: new objects kept alive side by side), so without `fingerprint` no later run
+    # could recognise the folder: refused up front, not at the first resume.
+    fns = ms.make_fit_fns(models.linear(), "squared_error", optimizer=lambda c: c["opt"],
+                          steps=10)
+    run = lambda **kw: ms.search(fns.train, fns.score, X_REG, Y_REG, {}, FOLDS_REG,
+                                 static={"opt": [optax.sgd(0.01), optax.sgd(0.1)]},
+                                 checkpoint=tmp_path, **kw)
+    with pytest.raises(ValueError, match=r"static.*\['opt'\].*memory addresses.*fingerprint="):
+        run()
+    first = run(fingerprint={"opt": ["sgd(0.01)", "sgd(0.1)"]})
+    again = run(fingerprint={"opt": ["sgd(0.01)", "sgd(0.1)"]})  # new objects, same settings
+    assert again.chunks["resumed"] == 2 and again.chunks["computed"] == 0
+    np.testing.assert_array_equal(again.scores, first.scores)
+    assert first.scores[0, 0] != first.scores[1, 0]
+
+
+def test_x64_search_refuses_a_float32_checkpoint(tmp_path):
+    # Same float32 data, but under x64 the hyperparameters are traced in float64 and the
+    # fits differ: a resumed result would not be what this search computes.
+    logistic_search(checkpoint=tmp_path)
+    with jax.enable_x64(True):
+        with pytest.raises(ValueError, match="hyperparameter_dtype changed"):
+            logistic_search(checkpoint=tmp_path)

@@ -114,17 +114,36 @@ class Checkpoint:
         # Under jax.distributed every process computes the same results; one writes them.
         self._writer = jax.process_index() == 0
         manifest_path = os.path.join(self.directory, _MANIFEST)
-        if os.path.exists(manifest_path):
-            with open(manifest_path, encoding="utf-8") as f:
-                manifest = json.load(f)
-            self._check(manifest, fingerprint, chunk_size)
-            self.chunk_size = int(manifest["chunk_size"])
-        else:
+        if not os.path.exists(manifest_path):
             self.chunk_size = default_chunk_size() if chunk_size is None else chunk_size
             manifest = {"format": _FORMAT, "chunk_size": self.chunk_size, "fingerprint": fingerprint}
-            if self._writer:
-                text = json.dumps(manifest, indent=1, sort_keys=True).encode()
-                write_atomically(manifest_path, lambda f: f.write(text))
+            if not self._writer:
+                return
+            text = json.dumps(manifest, indent=1, sort_keys=True).encode()
+            try:
+                # Exclusive: another search that started on this folder meanwhile (the
+                # default chunk size takes seconds to estimate) must not have its
+                # manifest replaced while it writes chunks under it.
+                write_atomically(manifest_path, lambda f: f.write(text), exclusive=True)
+                return
+            except FileExistsError:
+                pass  # it won: check against its manifest
+        manifest = self._read_manifest(manifest_path)
+        self._check(manifest, fingerprint, chunk_size)
+        self.chunk_size = int(manifest["chunk_size"])
+
+    def _read_manifest(self, path: str) -> dict:
+        try:
+            with open(path, encoding="utf-8") as f:
+                manifest = json.load(f)
+        except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise ValueError(f"`checkpoint` folder {self.directory!r} has a damaged {_MANIFEST} "
+                             f"({e}); jaxfit writes it whole, so something else changed it. Use a "
+                             f"new folder, or delete this one to start over.") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("chunk_size"), int):
+            raise ValueError(f"`checkpoint` folder {self.directory!r} has a {_MANIFEST} that "
+                             f"jaxfit did not write (no chunk_size). Use a new folder.")
+        return manifest
 
     def _check(self, manifest: dict, fingerprint: dict, chunk_size: int | None) -> None:
         where = f"`checkpoint` folder {self.directory!r}"

@@ -15,6 +15,7 @@ import itertools
 import json
 import math
 import numbers
+import re
 import time
 from collections import OrderedDict
 from typing import Any, Callable
@@ -189,15 +190,40 @@ def _describe_static(value: Any) -> str:
     return repr(value)
 
 
+# A memory address in a repr ("<function f at 0x7f...>"): it differs in every process.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _describe_combos(combos: list[dict], user: str | None) -> str:
+    """The static values as text the same in every process. Values that only a repr
+    with memory addresses describes (optax transforms, closures) are kept without the
+    addresses, which cannot tell two of them apart: `fingerprint` must then do it."""
+    described = [{k: _describe_static(v) for k, v in c.items()} for c in combos]
+    unstable = sorted({k for c in described for k, text in c.items() if _ADDRESS.search(text)})
+    if unstable and user is None:
+        name = unstable[0]
+        example = next(c[name] for c in described if _ADDRESS.search(c[name]))
+        raise ValueError(f"`static` values of {unstable} have no description that a resumed "
+                         f"search could recognise: their repr holds memory addresses, which "
+                         f"change every run (e.g. {example:.120}), so a `checkpoint` of them "
+                         f"could never be resumed. Pass `fingerprint=` describing them, e.g. "
+                         f"fingerprint={{'{name}': ['adam(0.1)', 'sgd(0.01)']}}, or make them "
+                         f"names or numbers that train_fn turns into objects.")
+    return json.dumps([{k: _ADDRESS.sub("", t) for k, t in c.items()} for c in described],
+                      sort_keys=True)
+
+
 def _fingerprint(train_fn, score_fn, X, y, space, combos, folds, key_data,
                  user: str | None) -> dict[str, str]:
     name = lambda fn: f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
-    # Only present when given, so folders written without one still resume.
+    # Only present when given (or not the default), so folders written without them
+    # still resume.
     extra = {} if user is None else {"fingerprint": user}
+    if np.dtype(float_dtype()) != np.float32:  # traced hyperparameters in float64 (x64)
+        extra["hyperparameter_dtype"] = np.dtype(float_dtype()).name
     return extra | {
         "space": f"{sorted(space)} {array_digest(*(space[n] for n in sorted(space)))}",
-        "static": json.dumps([{k: _describe_static(v) for k, v in c.items()} for c in combos],
-                             sort_keys=True),
+        "static": _describe_combos(combos, user),
         "folds": array_digest(folds.train, folds.test),
         "data_shape": f"X {tuple(X.shape)} {X.dtype}, y {None if y is None else tuple(y.shape)}",
         "data": array_digest(X, y),
@@ -237,17 +263,26 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
         sizes, batch size, step count); their cartesian product is searched.
       chunk_size: configurations per compiled call. Default: as many as fit a 1 GiB
         estimate (from the shapes of X, the folds and the parameters), a multiple of
-        the number of devices. Results do not depend on it.
+        the number of devices. Results do not depend on it beyond rounding: XLA may
+        pick other matrix kernels for another number of configurations per device,
+        which changes the last bits of some models' fits (an MLP's; a linear or
+        logistic model's stay bit for bit), and chaotic fits (large learning rates)
+        amplify them.
       devices: devices to shard configurations over (default `jax.devices()`); each
         chunk is padded to a multiple of their number, and to at least 2 configurations
-        per device (so that results do not depend on the chunk size), with copies of a
-        configuration whose results are dropped.
+        per device (a configuration axis of size 1 compiles to other arithmetic), with
+        copies of a configuration whose results are dropped. As for `chunk_size`,
+        results equal the one-device run up to rounding.
       checkpoint: a folder; each finished chunk is saved there atomically, and calling
         `search` again with the same arguments resumes, recomputing only unfinished
         chunks. A folder written by a different search is refused: one whose `space`,
         `static` values, `folds`, data (`X`, `y`: shapes and bytes), `key`,
-        `fingerprint`, or `train_fn`/`score_fn` *names* differ, or an explicit
-        `chunk_size` other than its own. Not detected: what the functions compute,
+        `fingerprint`, `jax_enable_x64` (the hyperparameters' dtype), or
+        `train_fn`/`score_fn` *names* differ, or an explicit `chunk_size` other than
+        its own. A new folder belongs to the first search to write its manifest: one
+        started on it at the same time with other arguments is refused. Static values
+        known only by a repr holding memory addresses (optax transforms, closures) need
+        `fingerprint` to describe them. Not detected: what the functions compute,
         that is the values their closures or globals capture (`steps`, the optimizer,
         the model given to `make_fit_fns`) and edits to their code, nor library
         versions; pass `fingerprint` to cover those.

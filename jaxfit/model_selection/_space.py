@@ -96,11 +96,15 @@ class Distribution(NamedTuple):
     def sample(self, key, n: int) -> np.ndarray:
         """`n` independent draws as a NumPy array."""
         dtype = float_dtype()
+        # Drawn in the working dtype, whose rounding of the bounds (and of their logs)
+        # can put a draw past them: clipped back into [low, high).
+        inside = lambda x: np.clip(x, self.low, np.nextafter(self.high, -np.inf))
         if self.kind == "uniform":
-            return np.asarray(jax.random.uniform(key, (n,), dtype, self.low, self.high), np.float64)
+            return inside(np.asarray(jax.random.uniform(key, (n,), dtype, self.low, self.high),
+                                     np.float64))
         if self.kind == "loguniform":
             logs = jax.random.uniform(key, (n,), dtype, np.log(self.low), np.log(self.high))
-            return np.exp(np.asarray(logs, np.float64))
+            return inside(np.exp(np.asarray(logs, np.float64)))
         if self.kind == "randint":
             return np.asarray(jax.random.randint(key, (n,), int(self.low), int(self.high)))
         options = _as_axis("name", self.values, "`values` of choice()")
