@@ -132,8 +132,9 @@ def use_compilation_cache(path: str | os.PathLike) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-def _fresh_process(module: str, quick: bool, cache_dir: str) -> dict:
+def _fresh_process(module: str, quick: bool, cache_dir: str, only: str | None = None) -> dict:
     command = [sys.executable, "-m", "benchmarks._common", module, "--cache-dir", cache_dir]
+    command += ["--only", only] if only is not None else []
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     done = subprocess.run(command + (["--quick"] if quick else []), cwd=REPO, env=env,
                           capture_output=True, text=True)
@@ -142,7 +143,8 @@ def _fresh_process(module: str, quick: bool, cache_dir: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def compile_in_two_processes(module: str, quick: bool, cache_root: str | None = None) -> dict:
+def compile_in_two_processes(module: str, quick: bool, cache_root: str | None = None,
+                             only: str | None = None) -> dict:
     """First calls of `benchmarks.<module>.jaxfit_calls(quick)` in two new processes.
 
     Args:
@@ -150,6 +152,9 @@ def compile_in_two_processes(module: str, quick: bool, cache_root: str | None = 
       quick: passed to `jaxfit_calls`.
       cache_root: folder under which an empty cache folder is made for this measurement
         (kept, to be inspected); default a temporary folder, removed afterwards.
+      only: time only this one of the calls. Calls that share programs (a data
+        preparation step, say) must each have processes of their own, or every call
+        after the first finds those programs compiled and is no first call.
 
     Returns:
       `{name: {"first_process_s", "first_process_warm_s", "compile_first_s",
@@ -164,7 +169,7 @@ def compile_in_two_processes(module: str, quick: bool, cache_root: str | None = 
             Path(cache_root).mkdir(parents=True, exist_ok=True)
             root = cache_root
         cache = tempfile.mkdtemp(prefix=f"{module}-", dir=root)  # empty: the first process compiles
-        first, second = _fresh_process(module, quick, cache), _fresh_process(module, quick, cache)
+        first, second = (_fresh_process(module, quick, cache, only) for _ in range(2))
     out = {}
     for name in first:
         a, b = first[name], second[name]
@@ -189,9 +194,12 @@ def _child(argv=None) -> None:
     parser.add_argument("module")
     parser.add_argument("--cache-dir", required=True)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", help="time only this one of the module's calls")
     args = parser.parse_args(argv)
     use_compilation_cache(args.cache_dir)
     calls = importlib.import_module(f"benchmarks.{args.module}").jaxfit_calls(args.quick)
+    if args.only is not None:
+        calls = {args.only: calls[args.only]}
     # The full garbage collection that importing JAX, scikit-learn and SciPy owes
     # (~0.1 s here) would fall on the first timed call; the peers' timings in the
     # parent process never include it either (as in bench_unsupervised).
