@@ -317,7 +317,7 @@ def test_summary_scores_are_in_the_metric_sign(tmp_path, capsys):
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=re.escape(f"no such experiment file '{tmp_path / 'missing.toml'}'")):
         main(["run", str(tmp_path / "missing.toml"), "--debug", "--no-cache"])
 
 

@@ -382,7 +382,7 @@ def test_params_repr_and_errors():
     with pytest.raises(ValueError, match="Invalid parameter 'alpah'"):
         Ridge().set_params(alpah=1.0)
     X, y = _standardized("iris")
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="This Ridge instance is not fitted yet. Call 'fit'"):
         Ridge().predict(X)
     with pytest.raises(ValueError, match="supports only 'l2' or None"):
         LogisticRegression(penalty="l1").fit(X, y)

@@ -12,7 +12,7 @@ from sklearn.preprocessing import StandardScaler
 
 import jaxfit
 from jaxfit import data, losses, models, penalties, solvers
-from helpers import classification_problem, regression_problem
+from helpers import classification_problem, compiled_by, regression_problem
 
 
 def test_gradient_descent_reaches_lstsq():
@@ -301,5 +301,10 @@ def test_float32_data_under_x64_with_early_stopping(x64):
 def test_bad_input_raises_before_tracing(kwargs, error, match):
     args = dict(model=models.linear(), loss="squared_error", X=X_OK, y=Y_OK, optimizer=SGD, steps=5)
     args.update(kwargs)
-    with pytest.raises(error, match=match):
-        jaxfit.fit(args.pop("model"), args.pop("loss"), args.pop("X"), args.pop("y"), **args)
+
+    def call():
+        with pytest.raises(error, match=match):
+            jaxfit.fit(args.pop("model"), args.pop("loss"), args.pop("X"), args.pop("y"), **args)
+
+    _, compiled = compiled_by(call)
+    assert compiled == []  # refused in plain Python: no XLA program was built first

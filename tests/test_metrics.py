@@ -1,5 +1,6 @@
 """jaxfit.metrics against scikit-learn, under masks, vmap and jit, and at the boundary."""
 
+import functools
 from functools import partial
 
 import warnings
@@ -256,3 +257,55 @@ def test_r2_constant_target_found_exactly_despite_rounding():
     for pred in (c, c + 0.01):
         expected = skm.r2_score(c.astype(np.float64), pred.astype(np.float64), sample_weight=w)
         assert float(M.r2(c, pred, sample_weight=w)) == expected
+
+
+@functools.lru_cache(maxsize=None)
+def _real_predictions(name):
+    """(y, a scikit-learn model's predictions) on a bundled data set: real class
+    imbalance, near-certain probabilities, ties among scores, targets in the hundreds."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    from jaxfit.data import load_example
+
+    ds = load_example(name)
+    X = StandardScaler().fit_transform(np.asarray(ds.X, np.float64))
+    y = np.asarray(ds.y)
+    if ds.classes is None:
+        return y, Ridge(alpha=1.0).fit(X[:, :3], y).predict(X[:, :3])  # a poor fit: R² ≈ 0.35
+    model = LogisticRegression(C=0.05, max_iter=1000).fit(X[:, :4], y)  # C small: 12-15% errors
+    return y, model.predict_proba(X[:, :4])
+
+
+REAL_CASES = [
+    ("breast_cancer", M.accuracy, skm.accuracy_score, "labels", {}),
+    ("breast_cancer", M.log_loss, skm.log_loss, "proba", {}),
+    ("breast_cancer", M.roc_auc, skm.roc_auc_score, "score", {}),
+    ("breast_cancer", M.roc_auc, skm.roc_auc_score, "rounded score", {}),  # many ties
+    ("breast_cancer", M.precision, skm.precision_score, "labels", {}),
+    ("breast_cancer", M.recall, skm.recall_score, "labels", {}),
+    ("breast_cancer", M.f1, skm.f1_score, "labels", {}),
+    ("wine", M.accuracy, skm.accuracy_score, "labels", {}),
+    ("wine", M.log_loss, skm.log_loss, "proba", {}),
+    ("wine", M.confusion_matrix, skm.confusion_matrix, "labels", {}),
+    ("wine", M.f1, skm.f1_score, "labels", {"average": "macro"}),
+    ("wine", M.precision, skm.precision_score, "labels", {"average": "weighted"}),
+    ("wine", M.recall, skm.recall_score, "labels", {"average": "micro"}),
+    ("diabetes", M.mse, skm.mean_squared_error, "values", {}),
+    ("diabetes", M.rmse, skm.root_mean_squared_error, "values", {}),
+    ("diabetes", M.mae, skm.mean_absolute_error, "values", {}),
+    ("diabetes", M.r2, skm.r2_score, "values", {}),
+]
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("name, ours, theirs, form, kwargs", REAL_CASES,
+                         ids=[f"{c[0]}-{c[1].__name__}-{c[3]}-{c[4].get('average', '')}" for c in REAL_CASES])
+def test_matches_sklearn_on_bundled_data(x64, name, ours, theirs, form, kwargs, weighted):
+    y, out = _real_predictions(name)
+    pred = {"labels": lambda: out.argmax(1), "proba": lambda: out[:, 1] if out.shape[1] == 2 else out,
+            "score": lambda: out[:, 1], "rounded score": lambda: np.round(out[:, 1], 1),
+            "values": lambda: out}[form]()
+    w = np.random.default_rng(0).uniform(0.0, 3.0, len(y)) if weighted else None
+    np.testing.assert_allclose(ours(y, pred, sample_weight=w, **kwargs),
+                               theirs(y, pred, sample_weight=w, **kwargs), rtol=1e-10, atol=1e-12)

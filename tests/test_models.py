@@ -1,5 +1,7 @@
 """Models: shapes, initialisation, dropout."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -88,3 +90,34 @@ def test_equal_arguments_give_the_same_model():
     assert models.linear() is models.linear() and models.softmax(3) is models.softmax(3)
     assert models.mlp([8, 4], dropout=0.1) is models.mlp((8, 4), dropout=0.1)
     assert models.mlp((8,)) is not models.mlp((16,))
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("n_outputs", [None, 3])
+def test_mlp_forward_pass_is_sklearns(x64, activation, n_outputs):
+    """The forward pass against scikit-learn's (`_forward_pass_fast`), given our weights:
+    an activation swapped, a bias dropped or a layer skipped changes every output."""
+    from sklearn.neural_network import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4))
+    model = models.mlp((6, 5), activation=activation, n_outputs=n_outputs)
+    params = model.init(KEY, 4)
+    # Nonzero biases, so that a dropped bias shows.
+    params = jax.tree_util.tree_map(lambda a: a + 0.3 * rng.normal(size=a.shape), params)
+    reference = MLPRegressor(hidden_layer_sizes=(6, 5), activation=activation, max_iter=1)
+    Y = rng.normal(size=(30,) if n_outputs is None else (30, n_outputs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one epoch: ConvergenceWarning
+        reference.fit(X, Y)  # sets its layer count, output activation and shapes
+    reference.coefs_ = [np.asarray(layer["w"]) for layer in params["layers"]]
+    reference.intercepts_ = [np.asarray(layer["b"]) for layer in params["layers"]]
+    np.testing.assert_allclose(model.apply(params, X), reference.predict(X), rtol=1e-12, atol=1e-12)
+
+
+def test_glm_apply_is_the_affine_map(x64, rng):
+    X = rng.normal(size=(9, 4))
+    for model, shape in ((models.linear(), ()), (models.logistic(), ()), (models.softmax(3), (3,)),
+                         (models.linear(2), (2,))):
+        w, b = rng.normal(size=(4, *shape)), rng.normal(size=shape)
+        np.testing.assert_allclose(model.apply({"w": w, "b": b}, X), X @ w + b, rtol=1e-12, atol=1e-12)

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 import jaxfit
 import jaxfit.model_selection as ms
-from jaxfit import data, io, metrics, models
+from jaxfit import data, estimators, io, metrics, models
 from jaxfit.cli import _config
 
 # JAXFIT_PROPERTY_EXAMPLES=500 explores further: that many random (not derandomized)
@@ -645,7 +645,6 @@ def test_config_file_of_arbitrary_bytes_is_a_config_error(scratch, content):
 @FEW
 @given(X=hostile_arrays((8, 3)), regression=st.booleans())
 def test_estimators_fit_hostile_features_or_refuse_them(X, regression):
-    estimators = pytest.importorskip("jaxfit.estimators")
     y = np.arange(8.0) if regression else np.arange(8) % 2
     estimator = estimators.Ridge(alpha=1.0) if regression else estimators.LogisticRegression()
     err, fitted, caught = run_catching(lambda: estimator.fit(X, y))
@@ -660,7 +659,6 @@ def test_estimators_fit_hostile_features_or_refuse_them(X, regression):
 def test_estimators_refuse_values_beyond_the_compute_dtype():
     # Finite in float64, inf once cast to float32: refused before anything is traced
     # (it used to reach the device as inf, the fit diverging and predict returning NaN).
-    estimators = pytest.importorskip("jaxfit.estimators")
     X, y = X8.astype(np.float64), np.arange(8.0)
     fitted = estimators.Ridge().fit(X, y)
     X_big, y_big = X.copy(), y.copy()
