@@ -1,22 +1,30 @@
 """The XLA compiler options jaxfit compiles its programs with.
 
-On CPU, XLA's newer fusion emitters spend about 40% more time generating code for
-jaxfit's loops than the classic emitters, for the same run time (measured on the
-W1 search program: 1.65 s against 2.5-2.8 s to compile, 0.27-0.34 s to run either
-way), and compilation is most of what a first call waits for. So jaxfit's own
-programs ask for the classic emitters on CPU. They also ask LLVM for its level-1
-optimizations without the expensive passes: the time of jaxfit's programs goes to
-matrix products and reductions in XLA's runtime libraries, not to the loops LLVM
-compiles, so the first calls of the W1 search, k-means and PCA compiled 6%, 11% and
-20% faster (medians of 8 fresh processes each) and ran as fast as before. Other
-backends get XLA's defaults.
-An XLA that no longer knows the option refuses it at the first compilation; from
-then on programs compile with the defaults (no probe compilation up front: in a
-fresh process that cost ~20 ms, a tenth of a cold PCA).
+On CPU, XLA's newer fusion emitters spend about 40% more time generating code than
+the classic emitters (measured on the W1 search program: 1.65 s against 2.5-2.8 s to
+compile), and for programs whose time goes to matrix products and reductions in XLA's
+runtime libraries (the W1 search with `bound_cg`, k-means, PCA, the metrics) they run
+no faster: there compilation is most of what a first call waits for, and jaxfit asks
+for the classic emitters. Loops of many cheap steps are the other way round: `fit`
+with an optax optimizer or one of jaxfit's iterative solvers spends its time in the
+small fused kernels of each step, which the fusion emitters make 1.3-3.5x faster (W3's
+MLP search 1.11 -> 0.82 s, a vmapped Adam search of logistic regression 0.28 -> 0.08 s;
+0.05-0.2 s more to compile). Such functions are marked `runtime_first`, and a program
+they are traced into (`search`'s) compiles the same way.
+
+Both ask LLVM for its level-1 optimizations without the expensive passes: the first
+calls of the W1 search, k-means and PCA compiled 6%, 11% and 20% faster (medians of 8
+fresh processes each) and ran as fast as before; the Adam loops above ran as fast as
+with XLA's defaults. Other backends get XLA's defaults.
+An XLA that no longer knows an option refuses it at the first compilation; from then
+on programs compile with the defaults (no probe compilation up front: in a fresh
+process that cost ~20 ms, a tenth of a cold PCA).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 from typing import Any, Callable
 
@@ -24,22 +32,42 @@ import jax
 
 _CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1,
                 "xla_llvm_disable_expensive_passes": True}
+_CPU_RUNTIME_FIRST = {**_CPU_OPTIONS, "xla_cpu_use_fusion_emitters": True}
 _refused: set[str] = set()  # platforms whose XLA refused the options
+# While `tracing_notes()` is active: whether a `runtime_first` function was traced.
+_notes: contextvars.ContextVar[list | None] = contextvars.ContextVar("jaxfit_compile_notes",
+                                                                     default=None)
 
 
-def options(platform: str) -> dict[str, Any] | None:
+def options(platform: str, runtime_first: bool = False) -> dict[str, Any] | None:
     """Compiler options for programs that run on `platform` ("cpu", "gpu", ...)."""
-    return dict(_CPU_OPTIONS) if platform == "cpu" and platform not in _refused else None
+    if platform != "cpu" or platform in _refused:
+        return None
+    return dict(_CPU_RUNTIME_FIRST if runtime_first else _CPU_OPTIONS)
+
+
+@contextlib.contextmanager
+def tracing_notes():
+    """Yields a list that gains an entry for each `runtime_first` function traced
+    inside the block (into an enclosing program)."""
+    notes: list = []
+    token = _notes.set(notes)
+    try:
+        yield notes
+    finally:
+        _notes.reset(token)
 
 
 def _is_refusal(error: Exception) -> bool:
     return isinstance(error, jax.errors.JaxRuntimeError) and "compile option" in str(error)
 
 
-def compile(lowered: jax.stages.Lowered, platform: str) -> jax.stages.Compiled:
-    """`lowered.compile` with `options(platform)`, or XLA's defaults if it refuses them."""
+def compile(lowered: jax.stages.Lowered, platform: str,
+            runtime_first: bool = False) -> jax.stages.Compiled:
+    """`lowered.compile` with `options(platform, runtime_first)`, or XLA's defaults if
+    it refuses them."""
     try:
-        return lowered.compile(options(platform))
+        return lowered.compile(options(platform, runtime_first))
     except jax.errors.JaxRuntimeError as error:
         if not _is_refusal(error):
             raise
@@ -47,11 +75,12 @@ def compile(lowered: jax.stages.Lowered, platform: str) -> jax.stages.Compiled:
         return lowered.compile()
 
 
-def jit(fun: Callable | None = None, **kwargs) -> Callable:
+def jit(fun: Callable | None = None, *, runtime_first: bool = False, **kwargs) -> Callable:
     """`jax.jit` with `options` for the default backend, chosen at the first call;
-    called with traced arguments, `fun` itself, traced into the caller's program."""
+    called with traced arguments, `fun` itself, traced into the caller's program
+    (which `tracing_notes` tells whether `fun` is `runtime_first`)."""
     if fun is None:
-        return functools.partial(jit, **kwargs)
+        return functools.partial(jit, runtime_first=runtime_first, **kwargs)
     by_backend: dict[str, Callable] = {}
 
     @functools.wraps(fun)
@@ -60,10 +89,14 @@ def jit(fun: Callable | None = None, **kwargs) -> Callable:
         # and `fun` is traced inline: a nested jit would be traced, then batched again
         # as a jaxpr, which cost a third of the W1 search's tracing time.
         if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((args, kw))):
+            notes = _notes.get()
+            if runtime_first and notes is not None:
+                notes.append(fun.__qualname__)
             return fun(*args, **kw)
         backend = jax.default_backend()
         if backend not in by_backend:
-            by_backend[backend] = jax.jit(fun, compiler_options=options(backend), **kwargs)
+            by_backend[backend] = jax.jit(fun, compiler_options=options(backend, runtime_first),
+                                          **kwargs)
         try:
             return by_backend[backend](*args, **kw)
         except jax.errors.JaxRuntimeError as error:

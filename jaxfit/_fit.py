@@ -316,7 +316,7 @@ def _separated_weight(params, model, loss, penalty, X, y, weight) -> float | Non
 
 # `progress` (static: a search that shows step progress compiles a loop of its own)
 # adds a `jax.debug.callback` to the loop; results are the same either way.
-@_compile.jit(static_argnums=(0, 1, 2, 3, 4, 5, 6), static_argnames=("progress",))
+@_compile.jit(static_argnums=(0, 1, 2, 3, 4, 5, 6), static_argnames=("progress",), runtime_first=True)
 def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
               X, y, weight, val_weight, key, params, penalty, progress=False) -> FitResult:
     n = X.shape[0]

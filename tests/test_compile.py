@@ -119,3 +119,28 @@ def test_estimator_fit_compiles_its_training_program_only():
     proba, programs = compiled_by(model.predict_proba, X)
     assert programs == []
     np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-model.decision_function(X))), rtol=1e-12)
+
+
+def test_search_compiles_fit_loops_for_run_time(monkeypatch):
+    """A search whose train_fn runs `fit`'s loop of cheap steps compiles with the fusion
+    emitters (1.3-3.5x faster steps); one of `bound_cg`'s few wide products with the
+    classic ones (faster to compile)."""
+    import optax
+    from jaxfit import model_selection as ms
+
+    seen = []
+    real = _compile.compile
+    monkeypatch.setattr(_compile, "compile", lambda lowered, platform, runtime_first=False:
+                        seen.append(runtime_first) or real(lowered, platform, runtime_first))
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((37, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int32)
+    folds, space = ms.kfold(37, 3), ms.grid(alpha=[0.01, 0.1])
+    for optimizer, expected in [(lambda c: optax.sgd(0.1), True), (solvers.bound_cg(), False)]:
+        fns = ms.make_fit_fns(models.logistic(), "binary_cross_entropy", optimizer=optimizer,
+                              penalty=lambda c: penalties.l2(c["alpha"]), steps=20)
+        seen.clear()
+        ms.search(fns.train, fns.score, X, y, space, folds, chunk_size=2)
+        assert seen and set(seen) == {expected}
+    assert _compile.options("cpu", True)["xla_cpu_use_fusion_emitters"] is True
+    assert _compile.options("cpu")["xla_cpu_use_fusion_emitters"] is False
