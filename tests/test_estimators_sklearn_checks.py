@@ -34,13 +34,6 @@ SLOW = [
 ]
 
 EXPECTED_FAILURES = {
-    "LinearRegression": {
-        "check_sample_weight_equivalence_on_dense_data":
-            "the check's X is 15 x 30, so least squares has many exact solutions; "
-            "closed_form's jittered Cholesky solve picks among them by rounding, so the "
-            "weighted and the repeated fit differ on the held-out rows (full-rank data "
-            "match, see test_estimators.py::test_regressors_match_sklearn).",
-    },
     "KMeans": {
         "check_sample_weight_equivalence_on_dense_data":
             "k-means++ seeds by drawing samples at random, so a sample of weight 2 is not "

@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning, DataConversionWarning  # noqa
 from sklearn.model_selection import GridSearchCV, KFold, ParameterSampler, RandomizedSearchCV  # noqa: E402
 from sklearn.neural_network._base import squared_loss  # noqa: E402
 
+import jax  # noqa: E402
 import jaxfit  # noqa: E402
 from jaxfit.estimators import KMeans, LogisticRegression, MLPRegressor, Ridge, SearchCV  # noqa: E402
 from jaxfit.estimators._search import _sampled_candidates  # noqa: E402
@@ -221,3 +222,25 @@ def test_kmeans_runs_explicit_centers_once_as_sklearn(x64, monkeypatch):
         theirs = sk_cluster.KMeans(3, init=init, n_init=4).fit(X)
     assert runs == [1, 1]
     np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, atol=1e-10)
+
+
+@pytest.mark.parametrize("double", [False, True])
+@pytest.mark.parametrize("shape, weighted, m", [((15, 30), False, None), ((15, 30), True, None),
+                                                ((40, 6), True, 2)])
+def test_linear_regression_is_sklearns_minimum_norm_solution(double, shape, weighted, m):
+    # More features than samples, or a duplicated column: many least-squares solutions,
+    # scikit-learn's is the one of minimum norm (SciPy's lstsq).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=shape)
+    if shape[0] > shape[1]:
+        X[:, -1] = X[:, 0]  # collinear columns
+    y = rng.normal(size=shape[0] if m is None else (shape[0], m))
+    w = rng.integers(1, 3, shape[0]).astype(float) if weighted else None
+    X_new = rng.normal(size=(5, shape[1]))
+    with jax.enable_x64(double):
+        ours = jaxfit.LinearRegression().fit(X, y, sample_weight=w)
+        theirs = sk_linear.LinearRegression().fit(X, y, sample_weight=w)
+        tol = 1e-10 if double else 2e-5
+        np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=tol)
+        np.testing.assert_allclose(ours.intercept_, theirs.intercept_, atol=tol)
+        np.testing.assert_allclose(ours.predict(X_new), theirs.predict(X_new), atol=20 * tol)
