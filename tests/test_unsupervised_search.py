@@ -4,7 +4,6 @@ per fold on the training mask, like any other train_fn."""
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from sklearn.datasets import make_blobs
 from sklearn.decomposition import PCA as SkPCA
 from sklearn.linear_model import LogisticRegression
