@@ -10,7 +10,9 @@ with an optax optimizer or one of jaxfit's iterative solvers spends its time in 
 small fused kernels of each step, which the fusion emitters make 1.3-3.5x faster (W3's
 MLP search 1.11 -> 0.82 s, a vmapped Adam search of logistic regression 0.28 -> 0.08 s;
 0.05-0.2 s more to compile). Such functions are marked `runtime_first`, and a program
-they are traced into (`search`'s) compiles the same way.
+they are traced into (`search`'s) compiles the same way; called on their own, they may
+decide per call (`fit` does by the work it expects: a short loop, such as the README's
+quickstart, compiled 0.1 s faster the classic way and ran about as fast).
 
 Both ask LLVM for its level-1 optimizations without the expensive passes: the first
 calls of the W1 search, k-means and PCA compiled 6%, 11% and 20% faster (medians of 8
@@ -75,10 +77,12 @@ def compile(lowered: jax.stages.Lowered, platform: str,
         return lowered.compile()
 
 
-def jit(fun: Callable | None = None, *, runtime_first: bool = False, **kwargs) -> Callable:
+def jit(fun: Callable | None = None, *, runtime_first: bool | Callable[..., bool] = False,
+        **kwargs) -> Callable:
     """`jax.jit` with `options` for the default backend, chosen at the first call;
     called with traced arguments, `fun` itself, traced into the caller's program
-    (which `tracing_notes` tells whether `fun` is `runtime_first`)."""
+    (which `tracing_notes` tells that `fun` is `runtime_first`). A callable
+    `runtime_first` decides from each call's arguments."""
     if fun is None:
         return functools.partial(jit, runtime_first=runtime_first, **kwargs)
     by_backend: dict[str, Callable] = {}
@@ -90,21 +94,21 @@ def jit(fun: Callable | None = None, *, runtime_first: bool = False, **kwargs) -
         # as a jaxpr, which cost a third of the W1 search's tracing time.
         if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((args, kw))):
             notes = _notes.get()
-            if runtime_first and notes is not None:
+            if runtime_first and notes is not None:  # a program of many calls' work
                 notes.append(fun.__qualname__)
             return fun(*args, **kw)
-        backend = jax.default_backend()
-        if backend not in by_backend:
-            by_backend[backend] = jax.jit(fun, compiler_options=options(backend, runtime_first),
-                                          **kwargs)
+        which = (jax.default_backend(),
+                 bool(runtime_first(*args, **kw) if callable(runtime_first) else runtime_first))
+        if which not in by_backend:
+            by_backend[which] = jax.jit(fun, compiler_options=options(*which), **kwargs)
         try:
-            return by_backend[backend](*args, **kw)
+            return by_backend[which](*args, **kw)
         except jax.errors.JaxRuntimeError as error:
             if not _is_refusal(error):
                 raise
-            _refused.add(backend)
-            by_backend[backend] = jax.jit(fun, **kwargs)
-            return by_backend[backend](*args, **kw)
+            _refused.add(which[0])
+            by_backend[which] = jax.jit(fun, **kwargs)
+            return by_backend[which](*args, **kw)
 
     call._cache_size = lambda: sum(f._cache_size() for f in by_backend.values())  # for tests
     return call

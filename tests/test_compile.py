@@ -144,3 +144,28 @@ def test_search_compiles_fit_loops_for_run_time(monkeypatch):
         assert seen and set(seen) == {expected}
     assert _compile.options("cpu", True)["xla_cpu_use_fusion_emitters"] is True
     assert _compile.options("cpu")["xla_cpu_use_fusion_emitters"] is False
+
+
+def test_jit_chooses_the_options_per_call(monkeypatch):
+    seen = []
+    real = _compile.options
+    monkeypatch.setattr(_compile, "options", lambda platform, runtime_first=False:
+                        seen.append(runtime_first) or real(platform, runtime_first))
+    f = _compile.jit(lambda x, long=False: x * 2, static_argnames="long",
+                     runtime_first=lambda x, long=False: long)
+    assert [float(f(np.float32(1))), float(f(np.float32(1), long=True)), float(f(np.float32(2)))] == [2, 2, 4]
+    assert seen == [False, True]  # one program per choice, each compiled once
+
+
+def test_eager_fit_compiles_for_run_time_only_past_the_work_threshold(monkeypatch):
+    from jaxfit import _fit
+
+    chosen = []
+    loop = _fit._fit_loop
+    monkeypatch.setattr(_fit, "_fit_loop", lambda *a, **kw: chosen.append(kw["long_running"]) or loop(*a, **kw))
+    X = np.random.default_rng(0).standard_normal((50, 3)).astype(np.float32)
+    run = lambda: jaxfit.fit(models.linear(), "squared_error", X, X[:, 0], optimizer=solvers.lbfgs(), steps=100)
+    run()  # 100 steps x 50 rows x 4 parameters: short
+    monkeypatch.setattr(_fit, "_LONG_RUNNING", 100 * 50 * 4 - 1)
+    run()
+    assert chosen == [False, True]
