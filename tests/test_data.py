@@ -119,8 +119,13 @@ def test_load_csv_text_columns_keep_na_like_words_as_values(tmp_path):
     data = load_csv(write(tmp_path, text), "region", missing="drop")
     assert data.classes == ("EU", "NA", "None", "US")
     np.testing.assert_array_equal(data.X.ravel(), [1, 2, 3, 4, 5])
-    with open(write(tmp_path, text, "open.csv")) as f:  # an open file is read twice too
-        assert load_csv(f, "region", missing="drop").classes == data.classes
+    for mode in ("r", "rb"):  # an open file, text or binary, is parsed twice too
+        with open(write(tmp_path, text, "open.csv"), mode) as f:
+            assert load_csv(f, "region", missing="drop").classes == data.classes
+    (tmp_path / "latin.csv").write_bytes(b"x,y\n1,\xff\n")
+    with open(tmp_path / "latin.csv", encoding="utf-8") as f:  # decoding fails on reading
+        with pytest.raises(ValueError, match="is not UTF-8 text"):
+            load_csv(f, "y")
     with pytest.raises(ValueError, match=r"Column 'region' has 1 missing value.*data row 6"):
         load_csv(write(tmp_path, text), "region")
     with pytest.raises(ValueError, match=r"Column 'x' has 1 missing value.*data row 2"):

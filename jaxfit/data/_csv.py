@@ -57,9 +57,10 @@ def _read(pd, path):
             raise FileNotFoundError(f"`path`: no such file {os.fspath(path)!r}. Check the path "
                                     f"and the working directory ({os.getcwd()!r}).")
     shown = getattr(path, "name", "<file>") if hasattr(path, "read") else os.fspath(path)
-    if hasattr(path, "read"):  # read twice below (text columns): an open file is read once
-        path = io.StringIO(path.read())
     try:
+        if hasattr(path, "read"):  # parsed twice below (text columns): an open file is read once
+            content = path.read()
+            path = io.BytesIO(content) if isinstance(content, bytes) else io.StringIO(content)
         # Nullable dtypes keep an integer column integer when it has empty cells, so
         # "is the target integer (classification)?" does not depend on missing values.
         # index_col=False: with index_col=None, data rows one field longer than the header
@@ -87,7 +88,7 @@ def _read(pd, path):
     # silently drop a whole class: there only an empty cell is missing.
     text = [c for c in df.columns if df[c].isna().any() and not pd.api.types.is_numeric_dtype(df[c])]
     if text:
-        if hasattr(path, "seek"):
+        if hasattr(path, "seek"):  # the in-memory copy of an open file
             path.seek(0)
         raw = pd.read_csv(path, usecols=text, dtype=str, keep_default_na=False, na_values=[""],
                           index_col=False)
