@@ -113,10 +113,6 @@ class LinearRegression(_LinearRegressor):
     def _hyperparameters(self):
         return {"solver": "closed_form"}
 
-    @staticmethod
-    def _penalty(config, total_weight):
-        return penalties.none()
-
     @classmethod
     def _train(cls, config, task, X, y, sample_weight, key):
         del config, task, key  # one exact solve

@@ -147,11 +147,11 @@ class _Programs:
         cfg = {n: jax.ShapeDtypeStruct((width, *shape), dtype, sharding=sharded)
                for n, (shape, dtype) in self.cfg_spec.items()}
         run = _program(self.train_fn, self.score_fn, combo, width, self.key_impl, self.n_splits)
-        with _progress.tracing(self.progress), _compile.tracing_notes() as runtime_first:
+        with _progress.tracing(self.progress), _compile.tracing_notes() as fit_loops:
             lowered = jax.jit(run, in_shardings=(sharded,) + (replicated,) * 5,
                               out_shardings=replicated).lower(cfg, *self.shared)
         # A `fit` loop of many cheap steps inside: compiled for run time (see _compile).
-        compiled = _compile.compile(lowered, self.mesh.devices.flat[0].platform, bool(runtime_first))
+        compiled = _compile.compile(lowered, self.mesh.devices.flat[0].platform, bool(fit_loops))
         self.seconds += time.perf_counter() - t0
         cache[key] = compiled
         if len(_COMPILED) > _MAX_COMPILED:
