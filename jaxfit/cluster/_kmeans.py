@@ -142,7 +142,11 @@ def _lloyd(data, centers, tol, max_iter):
         member = jnp.where(labels[:, None, :] == j[:, None], w, 0.0).reshape(r * k, n)
         sums = (member @ Xa).reshape(r, k, d + 3)  # Σw·x, Σw, Σw·‖x‖², Σw² per cluster
         # `tol` is relative to the mean feature variance, Σw·‖x‖² / (Σw·d) (any run's).
-        weight, squares = (sums.reshape(r, k * (d + 3)) @ totals).T
+        # Columns of [r, 2], not rows of its transpose: XLA folds a transpose into the
+        # product's operands, which XLA's library (YNNPACK) refuses, and the fallback
+        # generates its kernels on first use (~20 ms of a first call).
+        both = sums.reshape(r, k * (d + 3)) @ totals
+        weight, squares = both[:, 0], both[:, 1]
         n_iter, status = s.n_iter[:, 0], s.n_iter[:, 1]
         running = status == 0
         small = (n_iter > 0) & (sq[r:, k] * weight * d <= tol * squares)
