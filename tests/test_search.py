@@ -166,6 +166,24 @@ def test_table_pandas_refit_and_progress(capsys):
     assert "best_config" in repr(result)
 
 
+def test_refit_compiles_once_per_result():
+    traces = []
+    fns = ms.make_fit_fns(models.logistic(), "binary_cross_entropy",
+                          optimizer=lambda c: optax.sgd(c["lr"]), steps=lambda c: c["steps"])
+
+    def train(config, X, y, w, key):
+        traces.append(config["steps"])
+        return fns.train(config, X, y, w, key)
+
+    result = ms.search(train, fns.score, X_CLS, Y_CLS, ms.grid(lr=[0.1, 0.3]),
+                       ms.kfold(len(Y_CLS), 3), static={"steps": [5, 20]})
+    traces.clear()
+    first = result.refit(X_CLS, Y_CLS)
+    second = result.refit(X_CLS * 2, Y_CLS)  # new data, same shapes: the same program
+    assert len(traces) == 1
+    assert not np.allclose(jax.tree.leaves(first.params)[-1], jax.tree.leaves(second.params)[-1])
+
+
 def _run_script(code: str, tmp_path, **env):
     script = tmp_path / "script.py"
     script.write_text(f"import sys\nsys.path.insert(0, {TESTS!r})\n" + textwrap.dedent(code))
