@@ -25,10 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make the `benchmarks` package importable
+if __package__ in (None, ""):  # run as a script: import jaxfit from this checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks import _common
 
 STEPS = ("split", "standardize", "fit", "predict", "accuracy", "roc_auc")
 
