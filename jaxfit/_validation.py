@@ -131,6 +131,16 @@ def weights_or_ones(w: jax.Array | None, n: int, dtype) -> jax.Array:
     return jnp.ones((n,), dtype) if w is None else w.astype(dtype)
 
 
+def constant_columns(values: jax.Array, w: jax.Array) -> jax.Array:
+    """In a compiled program: whether each column of `values` `[n]` or `[n, m]` holds a
+    single value over the rows of positive weight `w` `[n]`. Found exactly: a weighted
+    mean of equal values may round away from them, leaving a spread of rounding residue.
+    """
+    used = (w > 0).reshape(w.shape + (1,) * (values.ndim - 1))
+    return (jnp.max(jnp.where(used, values, -jnp.inf), axis=0)
+            == jnp.min(jnp.where(used, values, jnp.inf), axis=0))
+
+
 def check_finite(x: jax.Array, name: str) -> None:
     """Raise if a concrete float array holds NaN or inf."""
     if is_traced(x) or not jnp.issubdtype(x.dtype, jnp.floating):

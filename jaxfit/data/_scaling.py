@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _compile
-from .._validation import as_array, check_int, float_dtype, is_traced, optional_weights, weights_or_ones
+from .._validation import (as_array, check_int, constant_columns, float_dtype, is_traced,
+                           optional_weights, weights_or_ones)
 
 
 class Scaling(NamedTuple):
@@ -127,9 +128,7 @@ def _standardize(X, w):
     # (the bound grows with the number of rows summed and with |mean|). Float64's eps
     # whatever X's dtype, as sklearn's statistics are float64: float32's would call any
     # column constant whose std is below n * 1.2e-7 * |mean| (all of them past 8.4M rows).
-    used = (w > 0)[:, None]
-    constant = (jnp.max(jnp.where(used, X, -jnp.inf), axis=0)
-                == jnp.min(jnp.where(used, X, jnp.inf), axis=0))
+    constant = constant_columns(X, w)
     eps = float(np.finfo(np.float64).eps)
     n_used = jnp.sum(w > 0).astype(X.dtype)
     bound = n_used * eps * var + (n_used * mean * eps) ** 2

@@ -15,7 +15,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .. import _compile
-from .._validation import as_array, weights_or_ones
+from .._validation import as_array, constant_columns, weights_or_ones
 from ._common import as_weights, check_same_length, weighted_mean
 
 
@@ -152,11 +152,8 @@ def _r2(y_true, y_pred, w):
     # Weighted means rather than sums: the ratio is the same, and it stays in range.
     ss_res = _per_output_mse(y_true, y_pred, w)
     ss_tot = weighted_mean((y_true - weighted_mean(y_true, w, keepdims=True)) ** 2, w)
-    # Constant found exactly: the weighted mean of equal values may round away from
-    # them, and SS_tot would be a rounding residue (R² of -1e19 for one sample).
-    used = (w > 0).reshape(w.shape + (1,) * (y_true.ndim - 1))
-    constant = (jnp.max(jnp.where(used, y_true, -jnp.inf), axis=0)
-                == jnp.min(jnp.where(used, y_true, jnp.inf), axis=0)) | (ss_tot == 0)
+    # Constant found exactly, or SS_tot could be a rounding residue (R² of -1e19).
+    constant = constant_columns(y_true, w) | (ss_tot == 0)
     score = 1 - ss_res / jnp.where(constant, 1, ss_tot)
     score = jnp.where(constant, jnp.where(ss_res == 0, 1.0, 0.0), score).mean()
     return jnp.where(jnp.sum(w > 0) < 2, jnp.nan, score)

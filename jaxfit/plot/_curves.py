@@ -70,6 +70,7 @@ def loss_curve(history, ax=None, *, labels=None, log_y: bool | None = None):
     # past ~25 matplotlib gives up on the layout (a UserWarning); a batch from vmap over
     # seeds or configurations easily has that many.
     many = len(rows) > _LEGEND_MAX
+    validation_labelled = False
     for i, row in enumerate(rows):
         taken = _taken(row) if n_steps is None else int(n_steps[i])
         steps = np.arange(1, taken + 1)
@@ -92,9 +93,9 @@ def loss_curve(history, ax=None, *, labels=None, log_y: bool | None = None):
             val = validation[i, :taken]
             at = np.isfinite(val)
             if at.any():
-                if many:  # one entry for the dashed style
-                    shown = any(t.get_label() == "validation" for t in ax.lines)
-                    val_label = None if shown else "validation"
+                if many:  # one entry for the dashed style, on the first such line
+                    val_label = None if validation_labelled else "validation"
+                    validation_labelled = True
                 else:
                     val_label = "validation" if len(rows) == 1 else f"{label} (validation)"
                 ax.plot(steps[at], val[at], linestyle="--", color=line.get_color(),
