@@ -111,6 +111,25 @@ def test_path_vmaps_over_fold_masks(x64):
     assert bool(batched.converged.all()) and not bool(batched.diverged.any())
 
 
+def test_weighted_gram_under_every_batching(x64):
+    from jaxfit.solvers._gram import weighted_gram
+
+    rng = np.random.default_rng(0)
+    X, W = rng.normal(size=(3, 30, 4)), rng.uniform(size=(2, 3, 30))
+    expected = np.einsum("bni,ckn,bnj->ckbij", X, W, X)  # configs c, folds k, data b
+    folds = jax.vmap(weighted_gram, in_axes=(None, 0))           # lax.map over the weights
+    np.testing.assert_allclose(folds(X[0], W[0]), expected[0, :, 0], rtol=1e-12)
+    np.testing.assert_allclose(jax.jit(jax.vmap(folds, in_axes=(None, 0)))(X[0], W), expected[:, :, 0], rtol=1e-12)
+    both = jax.vmap(jax.vmap(weighted_gram, in_axes=(0, None)), in_axes=(None, 0))  # data and weights batched
+    np.testing.assert_allclose(both(X, W[0]), expected[0], rtol=1e-12)
+    np.testing.assert_allclose(jax.vmap(weighted_gram)(X, W[0]), np.stack([expected[0, b, b] for b in range(3)]),
+                               rtol=1e-12)
+    dX = rng.normal(size=(30, 4))  # forward mode, as the while loops that use it
+    _, tangent = jax.jvp(lambda X: folds(X, W[0]), (X[0],), (dX,))
+    np.testing.assert_allclose(tangent, np.einsum("kn,ni,nj->kij", W[0], dX, X[0])
+                               + np.einsum("kn,ni,nj->kij", W[0], X[0], dX), rtol=1e-12)
+
+
 def test_path_flags_divergence_and_keeps_finite_params():
     X, y = regression_problem(n=40, d=3)
     path = solvers.regularization_path(models.linear(), "squared_error", X, y, penalty=penalties.l2,

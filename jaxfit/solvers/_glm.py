@@ -34,6 +34,7 @@ from .._validation import weights_or_ones
 from ..penalties import Penalty
 from ..penalties._penalties import _l2_value, _zero_value
 from ._base import tree_all_finite
+from ._gram import weighted_gram
 
 # Upper bounds on the second derivative of each supported per-sample loss in its output.
 CURVATURE_BOUNDS = {_losses.binary_cross_entropy: 0.25, _losses.squared_error: 2.0,
@@ -167,8 +168,7 @@ def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, 
     # weights. A few rounding units of ridge keep it positive definite when a feature
     # is constant or unpenalised directions are flat.
     bound = CURVATURE_BOUNDS[loss]
-    # (Written X1ᵀ(X1·w): `(X1.T * w) @ X1` makes XLA transpose X1 in memory first.)
-    B = X1.T @ (X1 * weight[:, None]) * (bound / m) + jnp.diag(lam * penalised)
+    B = weighted_gram(X1, weight) * (bound / m) + jnp.diag(lam * penalised)
     jitter = 10 * jnp.finfo(dtype).eps * jnp.max(jnp.abs(jnp.diag(B))) + jnp.finfo(dtype).tiny
     chol = jnp.linalg.cholesky(B + jitter * jnp.eye(d + 1, dtype=dtype))
     precondition = lambda g: jax.scipy.linalg.cho_solve((chol, True), g)

@@ -16,6 +16,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_batching import custom_vmap
 from jax.flatten_util import ravel_pytree
 
 from ..losses import squared_error
@@ -51,6 +52,31 @@ def _quadratic_jvp(primals, tangents):
     return value, (hv + linear) @ dv + 0.5 * v @ (d_hessian @ v) + d_linear @ v + d_constant
 
 
+def _weighted_gram(X, weight):
+    return X.T @ (X * weight[:, None])
+
+
+@custom_vmap
+def weighted_gram(X, weight):
+    """`Xᵀ diag(weight) X`, `[d, d]` from `X [n, d]` and `weight [n]`.
+
+    Under `vmap` over the weights alone (folds sharing the data), the products are taken
+    one weight vector at a time (`lax.map`): XLA's batched product of the scaled copies
+    ran at under two thirds of the speed (six 4000×500 folds: 60 ms against 34 ms;
+    five 20000×101: 27 ms against 10 ms). Forward-mode differentiable only, as the
+    `while_loop` solvers that use it.
+    """
+    return _weighted_gram(X, weight)
+
+
+@weighted_gram.def_vmap
+def _weighted_gram_rule(axis_size, in_batched, X, weight):
+    x_batched, weight_batched = in_batched
+    if x_batched:
+        return jax.vmap(_weighted_gram, in_axes=(0, 0 if weight_batched else None))(X, weight), True
+    return jax.lax.map(lambda w: weighted_gram(X, w), weight), True
+
+
 def is_least_squares(model, loss) -> bool:
     """A jaxfit generalized linear model (linear in its params) with squared error."""
     return loss is squared_error and getattr(model.apply, "__module__", None) == "jaxfit.models._model"
@@ -78,7 +104,7 @@ def _linear_gram(X, y, weight, params):
     y = y.astype(dtype)
     x_mean = weight @ X / total
     y_mean = weight @ y / total
-    gram = (X * weight[:, None]).T @ X / total - jnp.outer(x_mean, x_mean)
+    gram = weighted_gram(X, weight) / total - jnp.outer(x_mean, x_mean)
     cross = X.T @ (weight * y) / total - x_mean * y_mean
     quadratic = Quadratic(2 * gram, -2 * cross, weight @ (y - y_mean) ** 2 / total)
 
