@@ -111,6 +111,24 @@ def test_path_vmaps_over_fold_masks(x64):
     assert bool(batched.converged.all()) and not bool(batched.diverged.any())
 
 
+@pytest.mark.parametrize("penalty", [penalties.l1, lambda s: penalties.elastic_net(s, 0.5), penalties.l2])
+def test_gram_path_default_equals_proximal_gradient_step_for_step(x64, penalty):
+    # The default solver in the Gram form is FISTA specialised to one product by the
+    # Gram matrix per step: the same iterates as `proximal_gradient()` given explicitly.
+    X, y = _wide()
+    strengths = solvers.strength_grid(X, y, num=6, eps=0.05)
+    run = lambda solver, steps: solvers.regularization_path(
+        models.linear(), "squared_error", X, y, penalty=penalty, strengths=strengths, solver=solver,
+        steps=steps, tol=1e-10)
+    for steps in (7, 5000):  # part-way, and converged
+        ours, generic = run(None, steps), run(solvers.proximal_gradient(), steps)
+        np.testing.assert_array_equal(ours.n_steps, generic.n_steps)
+        np.testing.assert_array_equal(ours.converged, generic.converged)
+        np.testing.assert_allclose(ours.params["w"], generic.params["w"], rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(ours.params["b"], generic.params["b"], rtol=1e-9, atol=1e-10)
+    assert bool(ours.converged.all()) and int(ours.n_steps.max()) > 7
+
+
 def test_weighted_gram_under_every_batching(x64):
     from jaxfit.solvers._gram import weighted_gram
 

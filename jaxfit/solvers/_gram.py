@@ -177,16 +177,16 @@ def elastic_net_parts(penalty: Penalty):
     return strength * ratio, strength * (1 - ratio)
 
 
-def relative_duality_gap(quadratic: Quadratic, v, l1, l2) -> jax.Array:
+def relative_duality_gap(quadratic: Quadratic, v, l1, l2, hv=None) -> jax.Array:
     """Duality gap of `quadratic + l1·||v||₁ + l2/2·||v||²`, relative to `2·quadratic(0)`.
 
     The least-squares quadratic is `½||Av - b||²` for some `A`, `b` with `AᵀA = H`,
     `-Aᵀb = g`, `½||b||² = c`, so scikit-learn's elastic-net gap (dual point: the
     residual, rescaled into the dual feasible set) is computed from H, g, c alone.
     Relative to `||b||²` (the centred `||y||²` in scikit-learn's scaling) it means what
-    scikit-learn's `tol` means for `Lasso` / `ElasticNet`.
+    scikit-learn's `tol` means for `Lasso` / `ElasticNet`. `hv`: `hessian @ v`, when known.
     """
-    hv = quadratic.hessian @ v
+    hv = quadratic.hessian @ v if hv is None else hv
     residual_norm2 = v @ hv + 2 * quadratic.linear @ v + 2 * quadratic.constant
     correlation = -(hv + quadratic.linear) - l2 * v
     dual_norm = jnp.max(jnp.abs(correlation))
