@@ -7,8 +7,10 @@ calls in fresh processes (`benchmarks._common.compile_in_two_processes`).
 
 1. Lasso on `make_regression(5000, 500, n_informative=50, noise=10)`, 80/20 train/test
    split: 5-fold CV over 30 strengths plus the refit on the whole training set, as
-   one compiled program (the folds and the refit are 0/1 weight masks under `vmap`;
-   each path warm-starts along the strengths in the Gram form), against
+   one `regularization_path` call (the folds and the refit are six 0/1 weight masks,
+   one compiled program; each mask's Gram matrix is the whole set's minus that of
+   the rows it leaves out, and each path warm-starts along the strengths), then a
+   small program that picks the strength, against
    `LassoCV(alphas=30, cv=5, n_jobs=2)` with the same folds and alpha grid, at
    scikit-learn's default `tol=1e-4` and at `1e-6` (both use the same relative
    duality-gap criterion). Both libraries get the data as float32, the precision
@@ -64,26 +66,28 @@ def lasso_data(quick: bool):
     return X_train, X_test, y_train, y_test, masks, held_out
 
 
-@functools.partial(jax.jit, static_argnames=("tol", "steps"))
-def lasso_cv(X, y, masks, held_out, strengths, *, tol, steps):
-    """Five CV paths and the refit path in one program; returns the chosen index and fit."""
-    paths = jax.vmap(lambda w: solvers.regularization_path(
-        LINEAR, "squared_error", X, y, penalty=penalties.l1, strengths=strengths, sample_weight=w,
-        tol=tol, steps=steps))(masks)
+@jax.jit
+def choose(X, y, held_out, w, b):
+    """The strength with the least held-out squared error over the five folds' paths
+    (rows 0-4 of `w`, `b`), and the refit path's (row 5) params there."""
     # Score only the held-out rows: [5, S, n_test] predictions.
-    predictions = jnp.einsum("knd,ksd->ksn", X[held_out], paths.params["w"][:5]) + paths.params["b"][:5, :, None]
+    predictions = jnp.einsum("knd,ksd->ksn", X[held_out], w[:5]) + b[:5, :, None]
     mse = jnp.mean((predictions - y[held_out][:, None, :]) ** 2, axis=(0, 2))
     best = jnp.argmin(mse)
-    return best, paths.params["w"][5, best], paths.params["b"][5, best], paths.converged, paths.n_steps
+    return best, w[5, best], b[5, best]
 
 
 def jaxfit_lasso(X_train, y_train, masks, held_out, tol, dtype=np.float32):
+    """The five CV paths and the refit path: one `regularization_path` call over the six
+    weight masks, then the choice of strength."""
     # Cast in NumPy and copy with device_put: jnp.asarray compiles a program to copy
     # (a cast, or a copy, per shape and dtype on first use).
-    X, y, masks, held_out = jax.device_put(
-        tuple(np.asarray(a, dtype) for a in (X_train, y_train, masks)) + (held_out,))
+    X, y, held_out = jax.device_put((np.asarray(X_train, dtype), np.asarray(y_train, dtype), held_out))
     strengths = solvers.strength_grid(X, y, num=30)
-    out = lasso_cv(X, y, masks, held_out, strengths, tol=tol, steps=5000)
+    paths = solvers.regularization_path(LINEAR, "squared_error", X, y, penalty=penalties.l1,
+                                        strengths=strengths, sample_weight=np.asarray(masks, dtype),
+                                        tol=tol, steps=5000)
+    out = choose(X, y, held_out, paths.params["w"], paths.params["b"]) + (paths.converged, paths.n_steps)
     jax.block_until_ready(out)
     return out, np.asarray(strengths)
 
@@ -115,9 +119,12 @@ def jaxfit_calls(quick: bool) -> dict:
 
 
 def lasso_flops(n: int, d: int, total_steps: int) -> float:
-    """Approximate: the six weighted Gram matrices (2·n·d² each) and two d×d mat-vecs
-    per path step (the gradient and the duality gap)."""
-    return 6 * 2.0 * n * d * d + total_steps * 4.0 * d * d
+    """Approximate: the Gram matrix of all rows and those of the six masks' left-out
+    rows (each mask's Gram is the first minus its own: `regularization_path`'s
+    `sample_weight` docs), 2·n·d² for the rows of each, and one d×d mat-vec per path
+    step."""
+    left_out = 5 * (n // 5)  # each fold leaves out a fifth; the refit mask, none
+    return 2.0 * (n + left_out) * d * d + total_steps * 2.0 * d * d
 
 
 def bench_lasso(quick: bool, cache_root: str | None = None) -> list[dict]:

@@ -89,15 +89,16 @@ def test_quickstart_benchmark_runs_both_libraries_in_fresh_processes():
     assert res["ratio"] > 0
 
 
-def _dot_flops(hlo: str) -> tuple[float, float]:
-    """FLOPs of the `dot`s of a compiled HLO module: (outside loops, one pass of the
-    while loop's body), from the instructions' shapes."""
+def _dot_flops(hlo: str, gram_shape: list[int]) -> tuple[float, float, float]:
+    """FLOPs of the `dot`s of a compiled HLO module, from the instructions' shapes:
+    (outside loops, one pass of the while loop's body, one Gram matrix of shape
+    `gram_shape`, which `weighted_gram` takes in a loop of its own, once per fold)."""
     import math
     import re
 
     shapes = {m[1]: [int(v) for v in m[2].split(",") if v]
               for m in re.finditer(r"%([\w.\-]+) = \w+\[([\d,]*)\]", hlo)}
-    outside = body = 0.0
+    outside = body = gram = 0.0
     for line in hlo.splitlines():
         m = re.search(r"%[\w.\-]+ = \w+\[([\d,]*)\]\S* dot\(%([\w.\-]+), .*lhs_contracting_dims=\{([\d,]*)\}", line)
         if m is None:
@@ -105,11 +106,13 @@ def _dot_flops(hlo: str) -> tuple[float, float]:
         out = [int(v) for v in m[1].split(",") if v]
         contracted = math.prod(shapes[m[2]][int(i)] for i in m[3].split(","))
         flops = 2.0 * math.prod(out) * contracted
-        if "/while/body/" in line:
+        if out == gram_shape:
+            gram += flops
+        elif "/while/body/" in line:
             body += flops
         else:
             outside += flops
-    return outside, body
+    return outside, body, gram
 
 
 def test_w1_flop_count_matches_the_compiled_search(monkeypatch):
@@ -133,10 +136,10 @@ def test_w1_flop_count_matches_the_compiled_search(monkeypatch):
     # A new train_fn object: `search` reuses programs compiled for the same functions.
     result = search(functools.partial(bench_search.train_fn), bench_search.score_fn, X, y,
                     grid(C=np.logspace(-2, 1, 4)), stratified_kfold(y, 3))
-    outside, body = _dot_flops(programs[-1].as_text())
-    assert body > 0 and outside > 0
+    outside, body, gram = _dot_flops(programs[-1].as_text(), [13, 13])
+    assert body > 0 and outside > 0 and gram > 0
     n_iter = int(result.n_steps.max())
-    expected = outside + (n_iter + 1) * body
+    expected = outside + (n_iter + 1) * body + 3 * gram
     counted = bench_search.flops(300, 12, 3, result.scores.size, n_iter)
     assert abs(counted - expected) <= 1e-9 * expected, (counted, expected)
 

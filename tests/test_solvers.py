@@ -111,6 +111,50 @@ def test_path_vmaps_over_fold_masks(x64):
     assert bool(batched.converged.all()) and not bool(batched.diverged.any())
 
 
+@pytest.mark.parametrize("problem", ["diabetes", "wide"])
+def test_path_over_a_batch_of_weights_equals_one_path_per_row(x64, monkeypatch, problem):
+    X, y = {"diabetes": _diabetes, "wide": _wide}[problem]()
+    n = len(y)
+    folds = np.ones((6, n))
+    for k in range(5):
+        folds[k, k::5] = 0  # five folds' training masks, and all rows (the refit)
+    weighted = folds * np.random.default_rng(1).uniform(0.5, 2.0, n)  # masks times sample weights
+    strengths = solvers.strength_grid(X, y, num=5, eps=0.05)
+    penalty = lambda s: penalties.elastic_net(s, 0.7)
+
+    def run(weight, **kw):
+        return solvers.regularization_path(models.linear(), "squared_error", X, y, penalty=penalty,
+                                           strengths=strengths, sample_weight=weight, tol=1e-13,
+                                           steps=100_000, **kw)
+
+    from jaxfit.solvers import _path
+    downdated = []
+    original = _path._downdated_paths
+    monkeypatch.setattr(_path, "_downdated_paths", lambda *a: downdated.append(1) or original(*a))
+    for weights in (folds, weighted):
+        batch = run(weights)
+        assert batch.params["w"].shape == (6, 5, X.shape[1])
+        assert bool(batch.converged.all())
+        for k in range(6):
+            single = run(weights[k], gram=False)  # the data form, one path at a time
+            np.testing.assert_allclose(batch.params["w"][k], single.params["w"], atol=1e-6)
+            np.testing.assert_allclose(batch.params["b"][k], single.params["b"], atol=1e-6)
+        traced = jax.jit(run)(jnp.asarray(weights))  # no concrete rows to remove: one Gram per row
+        np.testing.assert_allclose(traced.params["w"], batch.params["w"], atol=1e-8)
+    assert len(downdated) == 2
+
+
+@pytest.mark.parametrize("weight, match", [
+    (np.ones((3, 7)), "n = 8 columns"),
+    (-np.ones((3, 8)), "non-negative"),
+    (np.eye(3, 8) * 0, "sample_weight\\[0\\]. is zero everywhere"),
+])
+def test_path_weight_batch_errors(weight, match):
+    with pytest.raises(ValueError, match=match):
+        solvers.regularization_path(models.linear(), "squared_error", np.ones((8, 2)), np.arange(8.0),
+                                    penalty=penalties.l1, strengths=[1.0], sample_weight=weight)
+
+
 @pytest.mark.parametrize("penalty", [penalties.l1, lambda s: penalties.elastic_net(s, 0.5), penalties.l2])
 def test_gram_path_default_equals_proximal_gradient_step_for_step(x64, penalty):
     # The default solver in the Gram form is FISTA specialised to one product by the

@@ -82,29 +82,43 @@ def is_least_squares(model, loss) -> bool:
     return loss is squared_error and getattr(model.apply, "__module__", None) == "jaxfit.models._model"
 
 
+def is_linear_form(model, loss, params) -> bool:
+    """A linear model with one output, intercept and squared error: the Gram form is
+    the weighted Gram matrix of the centred features (`linear_gram`)."""
+    return is_least_squares(model, loss) and set(params) == {"w", "b"} and np.ndim(params["w"]) == 1
+
+
 def gram_form(model, loss: Callable, X, y, weight, params):
     """`(Quadratic, start, recover)` for a least-squares problem.
 
     `start = {"w": v}` holds the penalised entries of `params`; `recover({"w": v})`
     gives the full params with the unpenalised ones at their optimum for that `v`.
     """
-    if is_least_squares(model, loss) and set(params) == {"w", "b"} and params["w"].ndim == 1:
-        return _linear_gram(X, y, weight, params)
+    if is_linear_form(model, loss, params):
+        return linear_gram(X, y, weight, params)
     return _hessian_gram(model, loss, X, y, weight, params)
 
 
-def _linear_gram(X, y, weight, params):
+def centred(X):
+    """X minus its plain column means: the features `linear_gram` takes products of."""
+    return X - jnp.mean(X, axis=0)
+
+
+def linear_gram(X, y, weight, params, raw_gram=None):
+    """The Gram form of a linear model; `raw_gram`: `weighted_gram(centred(X), weight)`,
+    when the caller has it."""
     dtype = params["w"].dtype
     total = jnp.sum(weight)
     # Centre once on the plain means (shared by every fold under vmap), then correct
     # for the weighted means: the Gram matrix keeps its precision when features have
     # large offsets.
     plain_mean = jnp.mean(X, axis=0)
-    X = X - plain_mean
+    X = centred(X)
     y = y.astype(dtype)
     x_mean = weight @ X / total
     y_mean = weight @ y / total
-    gram = weighted_gram(X, weight) / total - jnp.outer(x_mean, x_mean)
+    raw_gram = weighted_gram(X, weight) if raw_gram is None else raw_gram
+    gram = raw_gram / total - jnp.outer(x_mean, x_mean)
     cross = X.T @ (weight * y) / total - x_mean * y_mean
     quadratic = Quadratic(2 * gram, -2 * cross, weight @ (y - y_mean) ** 2 / total)
 

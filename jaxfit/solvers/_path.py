@@ -17,7 +17,8 @@ from ..losses import get_loss
 from ..models import Model
 from ..penalties import Penalty
 from ._base import Objective, as_solver, tree_all_finite
-from ._gram import elastic_net_parts, gram_form, is_least_squares, largest_eigenvalue, relative_duality_gap
+from ._gram import (centred, elastic_net_parts, gram_form, is_least_squares, is_linear_form, largest_eigenvalue,
+                    linear_gram, relative_duality_gap, weighted_gram)
 from ._proximal import proximal_gradient
 
 # Beyond this many weights the Gram matrix (p² entries) costs more than the data.
@@ -48,8 +49,9 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
 
     The shape of scikit-learn's `lasso_path` / `enet_path` and glmnet, for any model,
     loss and solver, compiled once: the strengths run in `lax.scan`, each fit in
-    `lax.while_loop`. A fold is a 0/1 `sample_weight`, so `vmap` over fold masks gives
-    the cross-validated path (`LassoCV`) as one program.
+    `lax.while_loop`. A fold is a 0/1 `sample_weight`, so the folds' training masks as
+    a `[k, n]` `sample_weight` (or `vmap` over them) give the cross-validated path
+    (`LassoCV`) as one program.
 
     In the Gram form (a jaxfit linear model with squared error, chosen automatically)
     the weighted Gram matrix is formed once and every step costs O(p²), not O(n·p);
@@ -70,14 +72,19 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
         the Gram form, the same method with one product by the Gram matrix per step).
       steps: most solver steps per strength.
       tol: stopping tolerance (relative duality gap, or solver optimality; see above).
-      sample_weight: `[n]` non-negative weights, e.g. a fold's training mask.
+      sample_weight: `[n]` non-negative weights, e.g. a fold's training mask; or `[k, n]`,
+        one row per path, such as `folds.train`: `k` paths on the same data, returned
+        with a leading `[k]` axis. Given concrete, in the Gram form of a linear model each
+        path's Gram matrix is that of the largest weights minus the rows its weights
+        lack: a pass over the data and one over the rows left out, not a pass per path.
       params: starting params for the first strength (default `model.init`).
       gram: use the Gram form (`True` asserts the loss is quadratic in the params);
         `None` uses it for a jaxfit linear model with squared error and at most 4096
         weights.
 
     Returns:
-      `PathResult(params, n_steps, converged, diverged)`, each with a leading `[S]` axis.
+      `PathResult(params, n_steps, converged, diverged)`, each with a leading `[S]` axis
+      (`[k, S]` for `[k, n]` weights).
 
     Example:
       >>> from jaxfit import model_selection, models, penalties
@@ -85,9 +92,9 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
       >>> X, y = jaxfit.data.standardize(data.X).apply(data.X), data.y
       >>> strengths = strength_grid(X, y, num=30)
       >>> folds = model_selection.kfold(len(y), 5)
-      >>> paths = jax.vmap(lambda w: regularization_path(
-      ...     models.linear(), "squared_error", X, y, penalty=penalties.l1,
-      ...     strengths=strengths, sample_weight=w))(folds.train)
+      >>> paths = regularization_path(models.linear(), "squared_error", X, y,
+      ...                             penalty=penalties.l1, strengths=strengths,
+      ...                             sample_weight=folds.train)
       >>> paths.params["w"].shape  # folds x strengths x features
       (5, 30, 10)
     """
@@ -117,7 +124,8 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
         raise TypeError("`tol` must be a Python float (it selects the stopping rule); got a traced value.")
     # Defaults are made in the compiled program (see `_validation.weights_or_ones`);
     # here only the default start's shapes.
-    weight = optional_weights(sample_weight, X)
+    batch = sample_weight is not None and np.ndim(sample_weight) == 2
+    weight = _weight_batch(sample_weight, n).astype(X.dtype) if batch else optional_weights(sample_weight, X)
     key = check_key(None) if params is None else None
     shapes = jax.eval_shape(lambda k: model.init(k, X.shape[1]), key) if params is None else params
     if gram is None:
@@ -132,7 +140,50 @@ def regularization_path(model: Model, loss: Callable | str, X, y, *, penalty: Ca
                         f"failed: {err}") from None
     if not isinstance(penalties, Penalty):
         raise TypeError(f"`penalty` must return a jaxfit.penalties Penalty; got {type(penalties).__name__}.")
-    return _path(model, loss, solver, steps, float(tol), gram, X, y, weight, params, key, penalties)
+    tol = float(tol)
+    if not batch:
+        return _path(model, loss, solver, steps, tol, gram, X, y, weight, params, key, penalties)
+    removal = None
+    if gram and is_linear_form(model, loss, shapes) and not is_traced(weight):
+        removal = _removed_rows(np.asarray(weight))
+    if removal is None:
+        return jax.vmap(lambda w: _path(model, loss, solver, steps, tol, gram, X, y, w, params, key,
+                                        penalties))(weight)
+    return _downdated_paths(model, solver, steps, tol, X, y, weight, *removal, params, key, penalties)
+
+
+def _weight_batch(sample_weight, n: int):
+    """A checked `[k, n]` batch of sample weights."""
+    weights = as_array(sample_weight, "sample_weight", ndim=2)
+    if weights.shape[1] != n:
+        raise ValueError(f"`sample_weight` of shape [k, n] (one row of weights per path, such as "
+                         f"folds.train) must have n = {n} columns, one per row of X; got shape "
+                         f"{tuple(weights.shape)}.")
+    if not is_traced(weights):
+        values = np.asarray(weights)
+        if (values < 0).any():
+            raise ValueError(f"`sample_weight` must be non-negative; got a minimum of {values.min()}.")
+        if not (values > 0).any(axis=1).all():
+            empty = int(np.flatnonzero(~(values > 0).any(axis=1))[0])
+            raise ValueError(f"`sample_weight[{empty}]` is zero everywhere; every path needs at least "
+                             f"one sample with weight.")
+    return weights
+
+
+def _removed_rows(weights: np.ndarray):
+    """`(rows, removed)`, both `[k, m]`: the rows where each weight vector falls short
+    of the largest weights `weights.max(0)`, and by how much (padded with zeros); or
+    None when removing them from one Gram matrix costs as much as a Gram per path."""
+    k, n = weights.shape
+    short = weights.max(axis=0) - weights
+    width = max(int((short > 0).sum(axis=1).max()), 1)
+    if n + k * width >= k * n:
+        return None
+    rows, removed = np.zeros((k, width), np.int32), np.zeros((k, width), weights.dtype)
+    for j in range(k):
+        where = np.flatnonzero(short[j] > 0)
+        rows[j, :where.size], removed[j, :where.size] = where, short[j, where]
+    return rows, removed
 
 
 @_compile.jit(static_argnums=(0, 1, 2, 3, 4, 5))
@@ -140,24 +191,53 @@ def _path(model, loss, solver, steps, tol, gram, X, y, weight, params, key, pena
     weight = weights_or_ones(weight, X.shape[0], X.dtype)
     params = model.init(key, X.shape[1]) if params is None else params
     if gram:
-        quadratic, start, recover = gram_form(model, loss, X, y, weight, params)
-        smooth, lipschitz = quadratic, largest_eigenvalue(quadratic.hessian)
-        if solver is None:
-            def fista(warm, penalty):
-                v, result = _quadratic_fista(quadratic, penalty, lipschitz, steps, tol, warm["w"])
-                return {"w": v}, result._replace(params=recover({"w": v}))
+        return _gram_path(gram_form(model, loss, X, y, weight, params), solver, steps, tol, penalties)
 
-            return jax.lax.scan(fista, start, penalties)[1]
-    else:
-        def smooth(p):
-            return jnp.sum(weight * loss(model.apply(p, X), y)) / jnp.sum(weight)
+    def smooth(p):
+        return jnp.sum(weight * loss(model.apply(p, X), y)) / jnp.sum(weight)
 
-        quadratic, start, recover, lipschitz = None, params, (lambda p: p), None
-    solver = proximal_gradient() if solver is None else solver
+    return _solve_path(Objective(smooth, None), None, params, lambda p: p, solver or proximal_gradient(),
+                       steps, tol, penalties)
+
+
+@_compile.jit(static_argnums=(0, 1, 2, 3))
+def _downdated_paths(model, solver, steps, tol, X, y, weights, rows, removed, params, key,
+                     penalties) -> PathResult:
+    """Paths for a batch of weights `[k, n]` of a linear least-squares problem, each
+    fold's Gram matrix the Gram of `weights.max(0)` minus that of the `rows` it lacks."""
+    params = model.init(key, X.shape[1]) if params is None else params
+    features = centred(X)
+    full = weighted_gram(features, jnp.max(weights, axis=0))
+
+    def one(weight, rows, removed):
+        raw = full - weighted_gram(features[rows], removed)
+        return _gram_path(linear_gram(X, y, weight, params, raw), solver, steps, tol, penalties)
+
+    return jax.vmap(one)(weights, rows, removed)
+
+
+def _gram_path(form, solver, steps: int, tol: float, penalties) -> PathResult:
+    quadratic, start, recover = form
+    lipschitz = largest_eigenvalue(quadratic.hessian)
+    if solver is not None:
+        return _solve_path(Objective(quadratic, None, lipschitz), quadratic, start, recover, solver,
+                           steps, tol, penalties)
+
+    def fista(warm, penalty):
+        v, result = _quadratic_fista(quadratic, penalty, lipschitz, steps, tol, warm["w"])
+        return {"w": v}, result._replace(params=recover({"w": v}))
+
+    return jax.lax.scan(fista, start, penalties)[1]
+
+
+def _solve_path(objective: Objective, quadratic, start, recover, solver, steps: int, tol: float,
+                penalties) -> PathResult:
+    """`solver` along the strengths; `objective.penalty` is replaced by each in turn.
+    With a `quadratic`, an L1 / elastic-net fit stops on the relative duality gap."""
+    dtype = jax.tree_util.tree_leaves(start)[0].dtype
 
     def solve(warm, penalty):
-        objective = Objective(smooth, penalty, lipschitz)
-        parts = elastic_net_parts(penalty) if gram else None
+        parts = elastic_net_parts(penalty) if quadratic is not None else None
 
         def criterion(p, optimality):
             if parts is None:
@@ -166,22 +246,21 @@ def _path(model, loss, solver, steps, tol, gram, X, y, weight, params, key, pena
 
         def body(carry):
             k, p, state, _, _ = carry
-            new_p, new_state, value, optimality = solver.step(objective, p, state)
+            new_p, new_state, value, optimality = solver.step(objective._replace(penalty=penalty), p, state)
             ok = jnp.isfinite(value) & tree_all_finite(new_p)
             keep = functools.partial(jax.tree_util.tree_map, lambda a, b: jnp.where(ok, a, b))
-            crit = jnp.where(ok, criterion(new_p, optimality), jnp.inf).astype(X.dtype)
+            crit = jnp.where(ok, criterion(new_p, optimality), jnp.inf).astype(dtype)
             return k + 1, keep(new_p, p), keep(new_state, state), crit, ~ok
 
         def running(carry):
             k, _, _, crit, diverged = carry
             return (k < steps) & ~(crit <= tol) & ~diverged
 
-        init = (jnp.int32(0), warm, solver.init(warm), jnp.array(jnp.inf, X.dtype), jnp.bool_(False))
+        init = (jnp.int32(0), warm, solver.init(warm), jnp.array(jnp.inf, dtype), jnp.bool_(False))
         k, p, _, crit, diverged = _loops.while_loop(running, body, init)
         return p, PathResult(recover(p), k, crit <= tol, diverged)
 
-    _, result = jax.lax.scan(solve, start, penalties)
-    return result
+    return jax.lax.scan(solve, start, penalties)[1]
 
 
 def _quadratic_fista(quadratic, penalty: Penalty, lipschitz, steps: int, tol: float, v):
