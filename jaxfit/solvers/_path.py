@@ -173,11 +173,12 @@ def _weight_batch(sample_weight, n: int):
 def _removed_rows(weights: np.ndarray):
     """`(rows, removed)`, both `[k, m]`: the rows where each weight vector falls short
     of the largest weights `weights.max(0)`, and by how much (padded with zeros); or
-    None when removing them from one Gram matrix costs as much as a Gram per path."""
+    None when removing them from one Gram matrix costs as much as a Gram per path, or
+    when a path lacks most rows (its Gram would be a small difference of large ones)."""
     k, n = weights.shape
     short = weights.max(axis=0) - weights
     width = max(int((short > 0).sum(axis=1).max()), 1)
-    if n + k * width >= k * n:
+    if 2 * width > n or n + k * width >= k * n:
         return None
     rows, removed = np.zeros((k, width), np.int32), np.zeros((k, width), weights.dtype)
     for j in range(k):
