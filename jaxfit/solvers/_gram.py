@@ -62,9 +62,8 @@ def weighted_gram(X, weight):
 
     Under `vmap` over the weights alone (folds sharing the data), the products are taken
     one weight vector at a time (`lax.map`): XLA's batched product of the scaled copies
-    ran at under two thirds of the speed (six 4000×500 folds: 60 ms against 34 ms;
-    five 20000×101: 27 ms against 10 ms). Forward-mode differentiable only, as the
-    `while_loop` solvers that use it.
+    ran at under two thirds of the speed (six 4000×500 folds: 60 ms against 34 ms).
+    Forward-mode differentiable only, as the `while_loop` solvers that use it.
     """
     return _weighted_gram(X, weight)
 
