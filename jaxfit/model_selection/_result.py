@@ -38,7 +38,8 @@ class SearchResult:
       status: `[N, k]` "ok", "converged", "max_steps", "diverged" or "invalid_score"
         (see `cross_validate`).
       n_steps: `[N, k]` optimizer steps each fit took (-1 when unknown).
-      timings: `{"compile": s, "run": s}` seconds spent compiling and running.
+      timings: `{"compile": s, "run": s}`: seconds spent making the programs (tracing,
+        lowering, and XLA compiling or reading the persistent cache) and running them.
       chunks: `{"computed": c, "resumed": r, "chunk_size": size, "n_devices": d}`:
         chunks computed in this call and read back from the checkpoint.
 
