@@ -147,7 +147,7 @@ def test_path_over_a_batch_of_weights_equals_one_path_per_row(x64, monkeypatch, 
 @pytest.mark.parametrize("weight, match", [
     (np.ones((3, 7)), "n = 8 columns"),
     (-np.ones((3, 8)), "non-negative"),
-    (np.eye(3, 8) * 0, "sample_weight\\[0\\]. is zero everywhere"),
+    (np.r_[np.ones((1, 8)), np.zeros((1, 8))], "sample_weight\\[1\\]. is zero everywhere"),
 ])
 def test_path_weight_batch_errors(weight, match):
     with pytest.raises(ValueError, match=match):
