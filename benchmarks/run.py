@@ -167,8 +167,8 @@ def _summarize_w2(r: dict, peak: float) -> dict:
             [("LassoCV(alphas=30, cv=5), n_jobs=2", row["sklearn_s"],
               f"{row['sklearn_r2']:.5f} (α {row['sklearn_alpha']:.4g})", void)],
             "test R² (chosen α)",
-            [compile_text, _peak_note(row["gflops"], peak) + " (approximate count: Gram products "
-             "and two d×d mat-vecs per path step)",
+            [compile_text, _peak_note(row["gflops"], peak) + " (approximate count: the Gram "
+             "products and one d×d mat-vec per path step)",
              f"void when the test R² differ by more than {bench_solvers.R2_MARGIN:g} or the chosen α by more "
              f"than {bench_solvers.ALPHA_STEPS} grid step (now {row['alpha_index_gap']})"]))
         cached, warm = row["jaxfit_cached_compile_s"], row["jaxfit_warm_s"]
