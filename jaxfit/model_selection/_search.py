@@ -418,17 +418,20 @@ def _make_refit(train_fn, space: dict, combos: list[dict], key):
     traced_names, static_names = list(space), list(combos[0])
     programs = {}  # one per static values: a second refit reuses the compiled program
 
+    def program(fixed):
+        return jax.jit(lambda t, X, y, w, k: train_fn({**fixed, **t}, X, y, w, k))
+
     def refit(config: dict, X, y):
         X, y = check_data(X, y)
         traced = {n: jnp.asarray(config[n], dtype=space[n].dtype) for n in traced_names}
         fixed = {n: config[n] for n in static_names}
         try:
-            cache_key = _frozen(fixed)
-            hash(cache_key)
-        except TypeError:  # a static value that cannot be hashed: compile for this call
-            cache_key = object()
-        if cache_key not in programs:
-            programs[cache_key] = jax.jit(lambda t, X, y, w, k: train_fn({**fixed, **t}, X, y, w, k))
-        return programs[cache_key](traced, X, y, jnp.ones(X.shape[0], X.dtype), key)
+            name = _frozen(fixed)
+            if name not in programs:  # TypeError when a static value cannot be hashed
+                programs[name] = program(fixed)
+            run = programs[name]
+        except TypeError:  # compiled for this call only, not kept
+            run = program(fixed)
+        return run(traced, X, y, jnp.ones(X.shape[0], X.dtype), key)
 
     return refit
