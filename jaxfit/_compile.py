@@ -34,6 +34,8 @@ from typing import Any, Callable
 
 import jax
 
+from . import _programs
+
 
 def _cores() -> int:
     try:
@@ -92,14 +94,18 @@ def compile(lowered: jax.stages.Lowered, platform: str,
 
 
 def jit(fun: Callable | None = None, *, runtime_first: bool | Callable[..., bool] = False,
-        **kwargs) -> Callable:
+        persist: bool = False, **kwargs) -> Callable:
     """`jax.jit` with `options` for the default backend, chosen at the first call;
     called with traced arguments, `fun` itself, traced into the caller's program
     (which `tracing_notes` tells that `fun` is `runtime_first`). A callable
-    `runtime_first` decides from each call's arguments."""
+    `runtime_first` decides from each call's arguments. With `persist`, the traced
+    program is kept across processes while JAX's persistent cache is on (`_programs`):
+    for programs that take milliseconds or more, as each call describes its arguments."""
     if fun is None:
-        return functools.partial(jit, runtime_first=runtime_first, **kwargs)
+        return functools.partial(jit, runtime_first=runtime_first, persist=persist, **kwargs)
     by_backend: dict[str, Callable] = {}
+    static_argnums = _as_tuple(kwargs.get("static_argnums", ()))
+    static_argnames = _as_tuple(kwargs.get("static_argnames", ()))
 
     @functools.wraps(fun)
     def call(*args, **kw):
@@ -116,13 +122,21 @@ def jit(fun: Callable | None = None, *, runtime_first: bool | Callable[..., bool
         if which not in by_backend:
             by_backend[which] = jax.jit(fun, compiler_options=options(*which), **kwargs)
         try:
+            if persist:
+                result = _programs.call(fun, args, kw, static_argnums, static_argnames, options(*which))
+                if result is not NotImplemented:
+                    return result
             return by_backend[which](*args, **kw)
         except jax.errors.JaxRuntimeError as error:
             if not _is_refusal(error):
                 raise
             _refused.add(which[0])
             by_backend[which] = jax.jit(fun, **kwargs)
-            return by_backend[which](*args, **kw)
+            return call(*args, **kw)
 
     call._cache_size = lambda: sum(f._cache_size() for f in by_backend.values())  # for tests
     return call
+
+
+def _as_tuple(x) -> tuple:
+    return (x,) if isinstance(x, (int, str)) else tuple(x)

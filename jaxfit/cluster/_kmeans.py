@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _compile
+from .. import _compile, _programs
 from .._validation import (as_array, check_choice, check_int, check_key, check_scalar, is_traced,
                            optional_weights, weights_or_ones)
 from ..metrics._clustering import _check_centers, _inertia_of_labels, _nearest
@@ -41,6 +41,7 @@ _INITS = ("k-means++", "random")
 _MARGIN = 100
 
 
+@_programs.serializable
 class KMeansResult(NamedTuple):
     """The outcome of `kmeans` or `minibatch_kmeans`.
 
@@ -166,6 +167,7 @@ def _lloyd(data, centers, tol, max_iter):
     return jax.lax.while_loop(lambda s: jnp.min(s.n_iter[:, 1]) == 0, step, start)
 
 
+@_programs.serializable
 class _Restarts(NamedTuple):
     """Every restart's outcome, for choosing among them (`_keep`, `_rerank`)."""
 
@@ -212,7 +214,7 @@ def _keep(Xc, w, runs, best):
                         runs.n_iter[best, 0], runs.n_iter[best, 1] == 2)
 
 
-@_compile.jit(static_argnames=("n_clusters", "init", "n_init", "max_iter"))
+@_compile.jit(static_argnames=("n_clusters", "init", "n_init", "max_iter"), persist=True)
 def _kmeans(X, w, key, init_centers, tol, *, n_clusters, init, n_init, max_iter):
     """The restart of smallest GEMM-form inertia, and every restart for `_rerank`."""
     n = X.shape[0]
@@ -236,7 +238,7 @@ def _kmeans(X, w, key, init_centers, tol, *, n_clusters, init, n_init, max_iter)
     return _keep(centred, w, runs, _first_smallest(runs.inertia)), runs
 
 
-@_compile.jit
+@_compile.jit(persist=True)
 def _rerank(X, w, runs):
     """The restart of smallest exact inertia, from differences, where `_in_doubt`.
 

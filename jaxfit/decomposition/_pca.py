@@ -97,7 +97,7 @@ def _randomized_svd(key, A, n_components, n_oversamples, n_iter):
     return S[:n_components], Vt[:n_components]
 
 
-@_compile.jit(static_argnames=("n_components", "solver", "n_oversamples", "n_iter"))
+@_compile.jit(static_argnames=("n_components", "solver", "n_oversamples", "n_iter"), persist=True)
 def _pca(X, w, key, *, n_components, solver, n_oversamples, n_iter):
     # Frequency weights: a 0/1 mask gives the PCA of the masked rows, so a PCA can be
     # fitted on one fold's training rows inside a vmapped search (no leakage). Unit

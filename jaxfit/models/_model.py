@@ -8,7 +8,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .. import _compile
+from .. import _compile, _programs
 from .._validation import check_int, float_dtype
 
 Params = Any  # a pytree of arrays: plain dicts, weights under "w", biases under "b"
@@ -46,7 +46,7 @@ def _glm(n_outputs: int | None) -> Model:
         del key, train
         return X @ params["w"] + params["b"]
 
-    return Model(init, apply)
+    return _programs.name(Model(init, apply), f"jaxfit.models._glm({n_outputs})")
 
 
 def linear(n_outputs: int | None = None) -> Model:

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _compile, _loops
+from .. import _compile, _loops, _programs
 from .._validation import (as_array, check_int, check_key, check_length, check_scalar, is_traced,
                            optional_weights, weights_or_ones)
 from ..losses import get_loss
@@ -25,6 +25,7 @@ from ._proximal import proximal_gradient
 _GRAM_MAX_PARAMS = 4096
 
 
+@_programs.serializable
 class PathResult(NamedTuple):
     """What `regularization_path` returns; leading axis: the strengths.
 
@@ -187,7 +188,7 @@ def _removed_rows(weights: np.ndarray):
     return rows, removed
 
 
-@_compile.jit(static_argnums=(0, 1, 2, 3, 4, 5))
+@_compile.jit(static_argnums=(0, 1, 2, 3, 4, 5), persist=True)
 def _path(model, loss, solver, steps, tol, gram, X, y, weight, params, key, penalties) -> PathResult:
     weight = weights_or_ones(weight, X.shape[0], X.dtype)
     params = model.init(key, X.shape[1]) if params is None else params
@@ -201,7 +202,7 @@ def _path(model, loss, solver, steps, tol, gram, X, y, weight, params, key, pena
                        steps, tol, penalties)
 
 
-@_compile.jit(static_argnums=(0, 1, 2, 3))
+@_compile.jit(static_argnums=(0, 1, 2, 3), persist=True)
 def _downdated_paths(model, solver, steps, tol, X, y, weights, rows, removed, params, key,
                      penalties) -> PathResult:
     """Paths for a batch of weights `[k, n]` of a linear least-squares problem, each
@@ -338,7 +339,7 @@ def strength_grid(X, y, *, num: int = 100, eps: float = 1e-3, l1_ratio: float = 
     return _strength_grid(X, y.astype(X.dtype), weight, num, eps, l1_ratio)
 
 
-@_compile.jit(static_argnums=(3,))
+@_compile.jit(static_argnums=(3,), persist=True)
 def _strength_grid(X, y, weight, num, eps, l1_ratio):
     weight = weights_or_ones(weight, X.shape[0], X.dtype)
     total = jnp.sum(weight)
