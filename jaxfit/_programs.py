@@ -37,7 +37,7 @@ from ._atomic import write_atomically
 _FOLDER = "jaxfit-programs"
 _TRUSTED = {"builtins", "collections", "jax", "jaxlib", "jaxfit", "numpy", "optax"}
 _names: dict[int, tuple[Any, str]] = {}     # id -> (object, its description)
-_loaded: dict[str, Callable] = {}           # key -> jitted stored program, this process
+_loaded: dict[str, Callable | None] = {}    # key -> jitted stored program (None: not kept)
 _serializable: list[type] = []              # result NamedTuples, registered lazily
 _registered: set[type] = set()
 counts = {"stored": 0, "loaded": 0}         # for tests
@@ -137,7 +137,7 @@ def _versions() -> str:
 
 def _configuration() -> str:
     # Every flag: any of them may change what tracing makes (x64, matmul precision,
-    # the PRNG, ...), and a flag that does not merely splits the files.
+    # the PRNG, ...), and a flag that does not merely split the files.
     return repr(sorted((key, repr(value)) for key, value in jax.config.values.items()
                        if key != "jax_compilation_cache_dir"))
 
@@ -211,16 +211,13 @@ def call(fun: Callable, args: tuple, kwargs: dict, static_argnums: tuple[int, ..
             ",".join(_describe_leaf(leaf, device) for leaf in leaves)]).encode()).hexdigest()
     except _Unstable:
         return NotImplemented
-    program = _loaded.get(key)
-    if program is None:
+    if key not in _loaded:
         def whole(positional, named):  # the arguments again, from the dynamic ones
             rest = iter(positional)
             merged = [fixed[i] if i in fixed else next(rest) for i in range(len(args))]
             return fun(*merged, **named, **named_fixed)
 
         path = os.path.join(folder, key + ".jaxexport")
-        program = _load(path, compiler_options) or _store(path, whole, treedef, leaves, compiler_options)
-        if program is None:
-            return NotImplemented
-        _loaded[key] = program
-    return program(*leaves)
+        _loaded[key] = _load(path, compiler_options) or _store(path, whole, treedef, leaves, compiler_options)
+    program = _loaded[key]
+    return NotImplemented if program is None else program(*leaves)

@@ -153,6 +153,19 @@ def test_a_failed_write_only_costs_the_next_process_its_tracing(store, monkeypat
     assert files(store) == [] and _programs.counts["stored"] == 0
 
 
+def test_a_program_export_refuses_is_tried_once_then_traced_as_usual(store, monkeypatch):
+    tries = []
+
+    def refuse(fun, **kw):
+        tries.append(fun)
+        raise ValueError("cannot export a host callback")
+
+    monkeypatch.setattr(jax.export, "export", refuse)
+    first, second = pca(), pca()
+    assert_same(first, second)
+    assert len(tries) == 1 and files(store) == []
+
+
 def test_programs_are_kept_only_while_jax_persistent_cache_is_on(tmp_path):
     previous = jax.config.jax_compilation_cache_dir
     try:
