@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _compile, _loops, _progress
+from . import _compile, _loops, _programs, _progress
 from . import losses as _losses
 from . import penalties as _penalties
 from ._shuffle import permute
@@ -24,6 +24,7 @@ from .solvers import _glm
 from .solvers._base import tree_all_finite
 
 
+@_programs.serializable
 class FitResult(NamedTuple):
     """What `fit` returns; under `vmap` every field gains the batch axis.
 

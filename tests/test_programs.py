@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes
 
+import jaxfit
 from jaxfit import _programs, cluster, decomposition, models, penalties, solvers
 from jaxfit.model_selection import kfold
 
@@ -65,7 +66,19 @@ def pca():
     return decomposition.pca(X, 3, solver="randomized", key=jax.random.key(1))
 
 
-CALLS = {"lasso_paths": lasso_paths, "one_path": one_path, "kmeans": kmeans, "pca": pca}
+def logistic_fit():
+    X, y, _ = _diabetes()
+    return jaxfit.fit(models.logistic(), "binary_cross_entropy", X, (y > np.median(y)).astype(np.int32),
+                      optimizer=solvers.bound_cg(), penalty=penalties.l2(0.01), steps=50, tol=1e-6)
+
+
+def ridge_loo():
+    X, y, _ = _diabetes()
+    return solvers.ridge_loo(X, y, np.geomspace(0.01, 100.0, 6))
+
+
+CALLS = {"lasso_paths": lasso_paths, "one_path": one_path, "kmeans": kmeans, "pca": pca,
+         "logistic_fit": logistic_fit, "ridge_loo": ridge_loo}
 
 
 def assert_same(a, b):

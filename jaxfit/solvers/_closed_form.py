@@ -92,7 +92,7 @@ def ridge_loo(X, y, alphas, *, sample_weight=None, fit_intercept: bool = True) -
     return _ridge_loo(X, y.astype(X.dtype), alphas.astype(X.dtype), weight, fit_intercept)
 
 
-@_compile.jit(static_argnums=(4,))
+@_compile.jit(static_argnums=(4,), persist=True)
 def _ridge_loo(X, y, alphas, weight, fit_intercept):
     weight = weights_or_ones(weight, X.shape[0], X.dtype)
     total = jnp.sum(weight)

@@ -130,7 +130,7 @@ class _State(NamedTuple):
     diverged: jax.Array
 
 
-@_compile.jit(static_argnums=(0, 1, 2), static_argnames=("progress",))
+@_compile.jit(static_argnums=(0, 1, 2), static_argnames=("progress",), persist=True)
 def fit_loop(loss, steps: int, tol: float, X, y, weight, params, strength, key, progress=False):
     """The compiled loop; `fit` validates the arguments. `tol < 0` runs all `steps`."""
     from .._fit import FitResult
