@@ -143,9 +143,11 @@ def _configuration() -> str:
 
 
 def _folder() -> str | None:
-    """Where programs are stored, or None while JAX's persistent cache is off."""
+    """Where programs are stored, or None while JAX's persistent cache is off (or this
+    JAX predates what storing needs)."""
     path = jax.config.jax_compilation_cache_dir
-    if not path or "://" in path or not jax.config.jax_enable_compilation_cache:
+    if (not path or "://" in path or not jax.config.jax_enable_compilation_cache
+            or not hasattr(jax, "typeof") or not hasattr(jax.export, "register_namedtuple_serialization")):
         return None
     return os.path.join(path, _FOLDER)
 

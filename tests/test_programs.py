@@ -192,6 +192,28 @@ def test_programs_are_kept_only_while_jax_persistent_cache_is_on(tmp_path):
         jax.config.update("jax_compilation_cache_dir", previous)
 
 
+def test_arrays_placed_off_the_default_device_take_the_ordinary_path():
+    script = textwrap.dedent("""
+        import jax, numpy as np
+        from jax.sharding import NamedSharding, PartitionSpec
+        from jaxfit import _programs
+        devices = jax.devices()
+        x = np.ones((8, 2), np.float32)
+        _programs._describe_leaf(jax.device_put(x, devices[0]), devices[0])  # kept
+        mesh = jax.make_mesh((4,), ("d",))
+        for placed in (jax.device_put(x, devices[1]), jax.device_put(x, NamedSharding(mesh, PartitionSpec("d")))):
+            try:
+                _programs._describe_leaf(placed, devices[0])
+            except _programs._Unstable:
+                continue
+            raise AssertionError(f"kept a program for {placed.sharding}")
+        print("ok")
+    """)
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 def _local():
     return lambda x: x
 
