@@ -89,7 +89,7 @@ def describe(x) -> str:
     if isinstance(x, (tuple, list)):
         return f"{_type_name(type(x))}({','.join(map(describe, x))})"
     if isinstance(x, dict):
-        return f"dict({','.join(describe(k) + ':' + describe(v) for k, v in sorted(x.items()))})"
+        return f"dict({','.join(sorted(describe(k) + ':' + describe(v) for k, v in x.items()))})"
     if isinstance(x, type):
         return _type_name(x)
     if isinstance(x, types.FunctionType):
@@ -107,10 +107,10 @@ def _describe_tree(treedef) -> str:
 
 
 def _describe_leaf(leaf, device) -> str:
-    if isinstance(leaf, jax.Array):
-        sharding = leaf.sharding
-        if not isinstance(sharding, jax.sharding.SingleDeviceSharding) or sharding._device != device:
-            raise _Unstable(sharding)
+    if isinstance(leaf, jax.Array) and leaf.sharding.device_set != {device}:
+        raise _Unstable(leaf.sharding)
+    if not isinstance(leaf, (jax.Array, np.ndarray, np.generic, bool, int, float, complex)):
+        raise _Unstable(leaf)  # not an array: the ordinary jit reports it
     return repr(jax.typeof(leaf))
 
 
@@ -123,8 +123,7 @@ def _versions() -> str:
 
     root = os.path.dirname(os.path.abspath(__file__))
     source = hashlib.sha256()
-    for folder, subfolders, files in sorted(os.walk(root)):
-        subfolders.sort()
+    for folder, _, files in sorted(os.walk(root)):
         for file in sorted(files):
             if file.endswith(".py"):
                 path = os.path.join(folder, file)

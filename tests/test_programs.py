@@ -224,7 +224,7 @@ class _UserClass:
 
 @pytest.mark.parametrize("value, stable", [
     (3, True), (0.1, True), ("full", True), (None, True), ((1, "a", None), True), ({"b": 1, "a": 2}, True),
-    (np.dtype("float32"), True), (penalties.l1, True), (models.linear(), True), (models.Model, True),
+    (np.dtype("float32"), True), ({1: "a", "b": 2}, True), (penalties.l1, True), (models.linear(), True), (models.Model, True),
     (jnp.sum, False), (lambda x: x, False), (_local(), False), (_UserClass(), False), (_UserClass, False),
     (np.ones(2), False), (models.mlp([4]), False),
 ])
