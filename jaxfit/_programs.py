@@ -46,7 +46,7 @@ counts = {"stored": 0, "loaded": 0}         # for tests
 _log = logging.getLogger(__name__)
 
 
-class _Unstable(Exception):
+class Unstable(Exception):
     """Something that shaped the program has no description stable across processes."""
 
 
@@ -64,7 +64,7 @@ def serializable(cls: type) -> type:
 
 def _type_name(kind: type) -> str:
     if kind.__module__.split(".")[0] not in _TRUSTED:
-        raise _Unstable(kind)
+        raise Unstable(kind)
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
@@ -75,12 +75,12 @@ def _function_name(fun: types.FunctionType) -> str:
     for part in fun.__qualname__.split("."):
         target = getattr(target, part, None)
     if fun.__module__.split(".")[0] != "jaxfit" or fun.__closure__ or target is not fun:
-        raise _Unstable(fun)
+        raise Unstable(fun)
     return f"{fun.__module__}.{fun.__qualname__}"
 
 
 def describe(x) -> str:
-    """A description of a static value equal in every process, or `_Unstable`."""
+    """A description of a static value equal in every process, or `Unstable`."""
     entry = _names.get(id(x))
     if entry is not None and entry[0] is x:
         return f"<{entry[1]}>"
@@ -94,7 +94,7 @@ def describe(x) -> str:
         return _type_name(x)
     if isinstance(x, types.FunctionType):
         return _function_name(x)
-    raise _Unstable(x)
+    raise Unstable(x)
 
 
 def _describe_tree(treedef) -> str:
@@ -108,9 +108,9 @@ def _describe_tree(treedef) -> str:
 
 def _describe_leaf(leaf, device) -> str:
     if isinstance(leaf, jax.Array) and leaf.sharding.device_set != {device}:
-        raise _Unstable(leaf.sharding)
+        raise Unstable(leaf.sharding)
     if not isinstance(leaf, (jax.Array, np.ndarray, np.generic, bool, int, float, complex)):
-        raise _Unstable(leaf)  # not an array: the ordinary jit reports it
+        raise Unstable(leaf)  # not an array: the ordinary jit reports it
     return repr(jax.typeof(leaf))
 
 
@@ -212,7 +212,7 @@ def call(fun: Callable, args: tuple, kwargs: dict, static_argnums: tuple[int, ..
             _versions(), _configuration(), repr(compiler_options), f"{fun.__module__}.{fun.__qualname__}",
             describe((sorted(fixed.items()), sorted(named_fixed.items()))), _describe_tree(treedef),
             ",".join(_describe_leaf(leaf, device) for leaf in leaves)]).encode()).hexdigest()
-    except _Unstable:
+    except Unstable:
         return NotImplemented
     if key not in _loaded:
         def whole(positional, named):  # the arguments again, from the dynamic ones

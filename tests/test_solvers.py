@@ -144,6 +144,20 @@ def test_path_over_a_batch_of_weights_equals_one_path_per_row(x64, monkeypatch, 
     assert len(downdated) == 2
 
 
+def test_penalties_are_batched_alike_for_jaxfit_and_user_functions():
+    from jaxfit.solvers._path import _batched_penalties, _vmapped
+
+    strengths = np.geomspace(1.0, 0.01, 4).astype(np.float32)
+    ours = _batched_penalties(penalties.elastic_net, strengths)  # one compiled program
+    before = _vmapped._cache_size()
+    for _ in range(2):  # a new lambda each time: eager, compiling nothing new
+        theirs = _batched_penalties(lambda s: penalties.elastic_net(s), strengths)
+    assert _vmapped._cache_size() == before
+    assert jax.tree_util.tree_structure(ours) == jax.tree_util.tree_structure(theirs)
+    jax.tree_util.tree_map(np.testing.assert_array_equal, ours, theirs)
+    assert ours.value.keywords["l1_ratio"].shape == (4,)
+
+
 @pytest.mark.parametrize("weight, match", [
     (np.ones((3, 7)), "n = 8 columns"),
     (-np.ones((3, 8)), "non-negative"),
