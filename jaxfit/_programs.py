@@ -13,6 +13,13 @@ call with the same versions, configuration, static arguments and argument shapes
 calls the stored program instead of tracing it. Files are written atomically; the
 folder may be deleted at any time.
 
+Storing costs the first process a little: `jax.export` serializes a portable module
+(about 0.1 s to trace, lower and serialize k-means, as much as tracing and lowering
+it for `jit`), and the stored module is lowered once more around its call (~10 ms).
+Portable modules spell out some operations the `jit` lowering leaves to XLA (top-k
+becomes a sort), so k-means' program compiles ~5% slower: its first process took
+0.03 s more (median of 8 paired fresh processes) for 0.1 s less in every later one.
+
 A program is stored only when everything that shaped it has a description that is
 the same in every process: plain static values, jaxfit's module-level functions, the
 models of jaxfit's factories (`name`) and the pytrees built from those. A user's
