@@ -99,20 +99,21 @@ def gram_form(model, loss: Callable, X, y, weight, params):
 
 
 def centred(X):
-    """X minus its plain column means: the features `linear_gram` takes products of."""
-    return X - jnp.mean(X, axis=0)
+    """`(X - mean, mean)` with the plain column means: the features `linear_gram` takes
+    products of."""
+    mean = jnp.mean(X, axis=0)
+    return X - mean, mean
 
 
 def linear_gram(X, y, weight, params, raw_gram=None):
-    """The Gram form of a linear model; `raw_gram`: `weighted_gram(centred(X), weight)`,
+    """The Gram form of a linear model; `raw_gram`: `weighted_gram(centred(X)[0], weight)`,
     when the caller has it."""
     dtype = params["w"].dtype
     total = jnp.sum(weight)
     # Centre once on the plain means (shared by every fold under vmap), then correct
     # for the weighted means: the Gram matrix keeps its precision when features have
     # large offsets.
-    plain_mean = jnp.mean(X, axis=0)
-    X = centred(X)
+    X, plain_mean = centred(X)
     y = y.astype(dtype)
     x_mean = weight @ X / total
     y_mean = weight @ y / total

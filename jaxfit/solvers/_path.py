@@ -225,7 +225,7 @@ def _downdated_paths(model, solver, steps, tol, X, y, weights, rows, removed, pa
     """Paths for a batch of weights `[k, n]` of a linear least-squares problem, each
     fold's Gram matrix the Gram of `weights.max(0)` minus that of the `rows` it lacks."""
     params = model.init(key, X.shape[1]) if params is None else params
-    features = centred(X)
+    features, _ = centred(X)
     full = weighted_gram(features, jnp.max(weights, axis=0))
 
     def one(weight, rows, removed):
