@@ -241,6 +241,18 @@ def test_killed_search_resumes_without_recomputing(tmp_path):
         assert sorted(chunk.files) == ["n_steps", "scores", "status"]
 
 
+def test_checkpoint_accepts_any_chunk_size_giving_the_same_chunks(tmp_path):
+    # SPACE has 4 configurations: every chunk_size from 4 up is the same single chunk.
+    first = logistic_search(chunk_size=10, checkpoint=tmp_path)
+    assert first.chunks["chunk_size"] == 4
+    for chunk_size in (4, 50, None):
+        again = logistic_search(chunk_size=chunk_size, checkpoint=tmp_path)
+        assert again.chunks == {"computed": 0, "resumed": 1, "chunk_size": 4, "n_devices": 1}
+        assert_same_table(again, first)
+    with pytest.raises(ValueError, match="chunk_size"):
+        logistic_search(chunk_size=3, checkpoint=tmp_path)
+
+
 def test_changed_search_refuses_old_checkpoint(tmp_path):
     logistic_search(checkpoint=tmp_path)
     changes = [

@@ -279,8 +279,8 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
         chunks. A folder written by a different search is refused: one whose `space`,
         `static` values, `folds`, data (`X`, `y`: shapes and bytes), `key`,
         `fingerprint`, `jax_enable_x64` (the hyperparameters' dtype), or
-        `train_fn`/`score_fn` *names* differ, or an explicit `chunk_size` other than
-        its own. A new folder belongs to the first search to write its manifest: one
+        `train_fn`/`score_fn` *names* differ, or an explicit `chunk_size` that splits
+        the configurations differently (any size from their number up is one chunk). A new folder belongs to the first search to write its manifest: one
         started on it at the same time with other arguments is refused. Static values
         known only by a repr holding memory addresses (optax transforms, closures) need
         `fingerprint` to describe them. Not detected: what the functions compute,
@@ -334,6 +334,8 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
     combos = _static_combinations(static, space)
     key = check_key(key)
     chunk_size = check_int(chunk_size, "chunk_size", minimum=1, allow_none=True)
+    if chunk_size is not None:  # any size from n_space up is one chunk, and a checkpoint says so
+        chunk_size = min(chunk_size, n_space)
     devices = _check_devices(devices)
     if not isinstance(progress, bool):
         raise TypeError(f"`progress` must be True or False; got {progress!r}.")
@@ -359,7 +361,6 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
         chunk_size = ckpt.chunk_size
     elif chunk_size is None:
         chunk_size = default_chunk_size()
-    chunk_size = min(chunk_size, n_space)
     width = _width(chunk_size, n_dev)
 
     n_total = len(combos) * n_space
