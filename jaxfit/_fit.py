@@ -15,7 +15,7 @@ from . import losses as _losses
 from . import penalties as _penalties
 from ._shuffle import permute
 from ._validation import (INT32_MAX, as_array, check_finite, check_int, check_key, check_length,
-                          check_scalar, check_weights, dtype_kind, host_key, is_traced,
+                          check_scalar, check_weights, dtype_kind, from_pandas, host_key, is_traced,
                           weights_or_ones)
 from .losses import get_loss
 from .models import Model
@@ -179,7 +179,7 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
 
 
 def _as_targets(y):
-    y = y.to_numpy() if hasattr(y, "to_numpy") and not isinstance(y, jax.Array) else y
+    y = from_pandas(y)
     return as_array(y, "y", ndim=(1, 2), dtype="float" if dtype_kind(y) == "f" else "int")
 
 

@@ -42,6 +42,21 @@ def dtype_kind(x: Any) -> str:
     return "f" if jnp.issubdtype(dtype, jnp.floating) else np.dtype(dtype).kind
 
 
+def from_pandas(x: Any) -> Any:
+    """A pandas Series or DataFrame as a NumPy array (positional rows, whatever the
+    index says); anything else as it is. Nullable columns (Int64, Float64, boolean)
+    hold pd.NA, which NumPy cannot cast: it becomes NaN, which the finiteness checks
+    name. A frame mixing numeric kinds of nullable columns, which pandas would turn
+    into objects, becomes floats."""
+    if not (hasattr(x, "to_numpy") and type(x).__module__.startswith("pandas")):
+        return x
+    arr = x.to_numpy(na_value=np.nan)
+    dtypes = list(x.dtypes) if hasattr(x, "columns") else [x.dtype]
+    if arr.dtype == object and dtypes and all(getattr(d, "kind", "O") in "biuf" for d in dtypes):
+        arr = x.to_numpy(dtype=np.float64, na_value=np.nan)
+    return arr
+
+
 def as_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None,
              dtype: str = "float", allow_empty: bool = False) -> jax.Array:
     """Convert `x` to a JAX array and check its rank, kind and finiteness.
@@ -54,8 +69,7 @@ def as_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None,
         float dtype), "int" (integer labels; integral floats are accepted) or "any".
       allow_empty: accept arrays with a zero-length axis.
     """
-    if hasattr(x, "to_numpy") and not isinstance(x, (jax.Array, np.ndarray)):
-        x = x.to_numpy()  # pandas Series / DataFrame
+    x = from_pandas(x)
     if not is_traced(x):
         try:
             x_np = np.asarray(x)
@@ -89,6 +103,7 @@ def as_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None,
         check_finite(x, name)
     elif dtype == "int":
         if kind == "f":
+            check_finite(x, name)  # a missing label (NaN) is named as such, not as non-integral
             if not is_traced(x) and not np.all(np.equal(np.mod(np.asarray(x), 1), 0)):
                 raise ValueError(f"`{name}` must hold integer class labels; got non-integral values.")
         if not is_traced(x) and x.size:

@@ -298,3 +298,34 @@ def test_pandas_is_needed_only_for_load_csv(monkeypatch, tmp_path):
     with pytest.raises(ImportError, match='pip install "jaxfit\\[csv\\]"'):
         load_csv(write(tmp_path, "a,y\n1,0\n"), "y")
     assert load_example("wine").X.shape == (178, 13)
+
+
+def test_nullable_pandas_columns_are_numbers_everywhere():
+    # `convert_dtypes()` and `read_csv(dtype_backend="numpy_nullable")` give Int64 /
+    # Float64 columns; pandas turns a frame mixing them into objects.
+    import pandas as pd
+
+    from jaxfit import cluster, decomposition
+
+    plain = pd.DataFrame({"a": [1, 2, 3, 4, 5, 6], "b": [0.5, 1.5, 2.0, 4.0, 3.0, 1.0]})
+    nullable = plain.convert_dtypes()
+    assert set(map(str, nullable.dtypes)) == {"Int64", "Float64"}
+    np.testing.assert_array_equal(standardize(nullable).apply(nullable), standardize(plain).apply(plain))
+    y = pd.Series([0, 1, 0, 1, 0, 1]).convert_dtypes()
+    parts = train_test_split(nullable, y, test_size=2, key=jax.random.key(0))
+    expected = train_test_split(plain.to_numpy(float), y.to_numpy(int), test_size=2, key=jax.random.key(0))
+    for got, want in zip(parts, expected):
+        assert got.dtype.kind in "fi"
+        np.testing.assert_array_equal(got, want)
+    assert decomposition.pca(nullable, 1).components.shape == (1, 2)
+    assert cluster.kmeans(nullable, 2, key=jax.random.key(0)).labels.shape == (6,)
+    with_na = pd.DataFrame({"a": [1, None, 3]}).convert_dtypes()
+    with pytest.raises(ValueError, match=r"`X` contains 1 NaN"):
+        standardize(with_na)
+    import optax
+
+    import jaxfit
+    from jaxfit import models
+    with pytest.raises(ValueError, match=r"`y` contains 1 NaN"):  # a missing label, not "non-integral"
+        jaxfit.fit(models.logistic(), "binary_cross_entropy", plain[["a"]],
+                   pd.Series([0, None, 1, 0, 1, 0]).convert_dtypes(), optimizer=optax.sgd(0.1), steps=2)

@@ -14,14 +14,13 @@ import jax
 import numpy as np
 
 from .. import _compile
-from .._validation import check_key, check_length
+from .._validation import check_key, check_length, from_pandas
 
 
 def _to_indexable(x, name):
     if isinstance(x, jax.Array):
         return x
-    if hasattr(x, "to_numpy"):
-        x = x.to_numpy()  # pandas: positional rows, whatever the index says
+    x = from_pandas(x)
     try:
         x = np.asarray(x)
     except Exception as err:  # ragged lists and the like

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import float_dtype
+from .._validation import float_dtype, from_pandas
 from ._errors import DataConversionWarning, sklearn_class
 
 
@@ -29,11 +29,7 @@ def _to_numpy(x, name: str) -> np.ndarray:
     if _is_sparse(x):
         raise TypeError(f"Sparse input is not supported: `{name}` is a {type(x).__name__}. "
                         f"Pass a dense array, e.g. {name}.toarray().")
-    if hasattr(x, "to_numpy") and not isinstance(x, (np.ndarray, jax.Array)):
-        # pandas Series / DataFrame. Nullable columns (Int64, Float64) hold pd.NA, which
-        # NumPy cannot cast to float: as NaN, the checks below name it.
-        x = x.to_numpy(na_value=np.nan) if type(x).__module__.startswith("pandas") else x.to_numpy()
-    arr = np.asarray(x)
+    arr = np.asarray(from_pandas(x))
     if arr.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: `{name}` has dtype {arr.dtype}.")
     return arr

@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from .. import metrics
-from .._validation import float_dtype, host_key
+from .._validation import float_dtype, from_pandas, host_key
 from ._base import BaseEstimator
 from ._errors import ConvergenceWarning, sklearn_class
 from ._inputs import as_sample_weight, as_targets, check_length, device_array, encode_labels, requires_y
@@ -216,7 +216,7 @@ class ClassifierMixin:
 
     def _class_indices(self, y) -> np.ndarray:
         """`y` as indices into `classes_`, -1 for labels not among them (never matched)."""
-        y = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y).reshape(-1)
+        y = np.asarray(from_pandas(y)).reshape(-1)
         known = np.isin(y, self.classes_)
         return np.where(known, np.searchsorted(self.classes_, np.where(known, y, self.classes_[0])), -1)
 

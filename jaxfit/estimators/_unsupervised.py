@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import cluster, decomposition
+from .._validation import from_pandas
 from ..metrics._clustering import _sq_distances, inertia
 from ._base import BaseEstimator, check_integer, check_option, check_real, random_key
 from ._inputs import as_sample_weight, device_array
@@ -250,7 +251,7 @@ class PCA(_TransformerMixin, BaseEstimator):
     def inverse_transform(self, X) -> np.ndarray:
         """Data `[n, d]` rebuilt from scores `[n, n_components_]`."""
         self._check_fitted()
-        Z = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X, np.float64)
+        Z = np.asarray(from_pandas(X), np.float64)
         return np.asarray(self._fitted().inverse_transform(device_array(Z)), np.float64)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:

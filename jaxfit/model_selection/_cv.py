@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._fit import FitResult
-from .._validation import as_array, check_key, check_length, dtype_kind
+from .._validation import as_array, check_key, check_length, dtype_kind, from_pandas
 from ._split import Folds, check_folds
 
 # Status of one (configuration, fold) fit; the codes travel through jit as int8.
@@ -81,7 +81,7 @@ def check_data(X, y):
     X = as_array(X, "X", ndim=2)
     if y is None:
         return X, None
-    y = y.to_numpy() if hasattr(y, "to_numpy") and not isinstance(y, jax.Array) else y
+    y = from_pandas(y)
     y = as_array(y, "y", ndim=(1, 2), dtype="float" if dtype_kind(y) == "f" else "int")
     check_length(X.shape[0], y, "y")
     return X, y

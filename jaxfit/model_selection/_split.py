@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import as_array, check_int, check_key, is_traced
+from .._validation import as_array, check_int, check_key, from_pandas, is_traced
 
 
 class Folds(NamedTuple):
@@ -112,7 +112,7 @@ def _labels(values, name: str) -> np.ndarray:
     """Concrete 1-D labels (class labels or group ids) as a NumPy array."""
     if is_traced(values):
         raise TypeError(f"`{name}` must be a concrete array; splitters run outside jit/vmap.")
-    arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
+    arr = np.asarray(from_pandas(values))
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be a 1-D array with one entry per sample; got shape "
                          f"{arr.shape}.")
