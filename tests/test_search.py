@@ -347,6 +347,35 @@ def test_static_objects_known_by_memory_address_resume_with_a_fingerprint(tmp_pa
     assert first.scores[0, 0] != first.scores[1, 0]
 
 
+def _mean_of_f(config, X, y, w, key):
+    return config["f"](jnp.sum(w * y) / jnp.sum(w))
+
+
+def _identity_score(params, X, y, w):
+    return params
+
+
+def test_static_closures_and_lambdas_need_a_fingerprint(tmp_path):
+    # Closures share a name (`make_scale.<locals>.scale`) whatever they capture:
+    # described by it, a checkpoint of factor 1 would resume a search of factor 10.
+    def make_scale(s):
+        def scale(x):
+            return s * x
+        return scale
+
+    def local(x):
+        return x
+
+    for functions in ([make_scale(1.0), make_scale(10.0)], [lambda x: x, lambda x: 2 * x], [local]):
+        with pytest.raises(ValueError, match=r"static.*\['f'\].*fingerprint="):
+            ms.search(_mean_of_f, _identity_score, X_REG, Y_REG, {}, FOLDS_REG,
+                      static={"f": functions}, checkpoint=tmp_path)
+    # Functions defined at a module's top level are known by their names.
+    result = ms.search(_mean_of_f, _identity_score, X_REG, Y_REG, {}, FOLDS_REG,
+                       static={"f": [jnp.abs, jnp.negative]}, checkpoint=tmp_path)
+    assert result.chunks["computed"] == 2
+
+
 def test_x64_search_refuses_a_float32_checkpoint(tmp_path):
     # Same float32 data, but under x64 the hyperparameters are traced in float64 and the
     # fits differ: a resumed result would not be what this search computes.

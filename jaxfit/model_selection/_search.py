@@ -178,7 +178,10 @@ class _Programs:
 def _describe_static(value: Any) -> str:
     """A static value's repr, made the same in every process and distinct for distinct
     values: arrays by their bytes (NumPy's repr elides long ones) and functions by their
-    qualified name (their repr holds a memory address), inside lists, tuples and dicts too."""
+    qualified name (their repr holds a memory address), inside lists, tuples and dicts too.
+    A lambda, or a function made inside another or holding a closure, is not told apart
+    from its siblings by its name (`make_scale(1.0)` and `make_scale(10.0)`): its repr,
+    with its address, marks it for `fingerprint`."""
     if isinstance(value, (np.ndarray, jax.Array)):
         return f"array {array_digest(value)}"
     if type(value) in (list, tuple):
@@ -187,7 +190,9 @@ def _describe_static(value: Any) -> str:
     if type(value) is dict:
         return "{" + ", ".join(f"{k!r}: {_describe_static(v)}" for k, v in value.items()) + "}"
     if callable(value) and hasattr(value, "__qualname__"):
-        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+        named = not ({"<lambda>", "<locals>"} & set(value.__qualname__.split("."))
+                     or getattr(value, "__closure__", None))
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}" if named else repr(value)
     return repr(value)
 
 
@@ -265,10 +270,10 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
       chunk_size: configurations per compiled call. Default: as many as fit a 1 GiB
         estimate (from the shapes of X, the folds and the parameters), a multiple of
         the number of devices. Results do not depend on it beyond rounding: XLA may
-        pick other matrix kernels for another number of configurations per device,
-        which changes the last bits of some models' fits (an MLP's; a linear or
-        logistic model's stay bit for bit), and chaotic fits (large learning rates)
-        amplify them.
+        pick other matrix kernels and reduction orders for another number of
+        configurations per device, which changes the last bits of the fits (scores
+        differ by about one float32 ulp), and chaotic fits (large learning rates)
+        amplify that.
       devices: devices to shard configurations over (default `jax.devices()`); each
         chunk is padded to a multiple of their number, and to at least 2 configurations
         per device (a configuration axis of size 1 compiles to other arithmetic), with
@@ -282,7 +287,7 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
         `train_fn`/`score_fn` *names* differ, or an explicit `chunk_size` that splits
         the configurations differently (any size from their number up is one chunk). A new folder belongs to the first search to write its manifest: one
         started on it at the same time with other arguments is refused. Static values
-        known only by a repr holding memory addresses (optax transforms, closures) need
+        known only by a repr holding memory addresses (optax transforms, lambdas, closures) need
         `fingerprint` to describe them. Not detected: what the functions compute,
         that is the values their closures or globals capture (`steps`, the optimizer,
         the model given to `make_fit_fns`) and edits to their code, nor library
