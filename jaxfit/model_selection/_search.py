@@ -285,10 +285,11 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
         `static` values, `folds`, data (`X`, `y`: shapes and bytes), `key`,
         `fingerprint`, `jax_enable_x64` (the hyperparameters' dtype), or
         `train_fn`/`score_fn` *names* differ, or an explicit `chunk_size` that splits
-        the configurations differently (any size from their number up is one chunk). A new folder belongs to the first search to write its manifest: one
-        started on it at the same time with other arguments is refused. Static values
-        known only by a repr holding memory addresses (optax transforms, lambdas, closures) need
-        `fingerprint` to describe them. Not detected: what the functions compute,
+        the configurations differently (any size from their number up is one chunk).
+        A new folder belongs to the first search to write its manifest: one started
+        on it at the same time with other arguments is refused. Static values known
+        only by a repr holding memory addresses (optax transforms, lambdas, closures)
+        need `fingerprint` to describe them. Not detected: what the functions compute,
         that is the values their closures or globals capture (`steps`, the optimizer,
         the model given to `make_fit_fns`) and edits to their code, nor library
         versions; pass `fingerprint` to cover those.
