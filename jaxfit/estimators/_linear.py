@@ -43,7 +43,8 @@ class _LinearModel(SupervisedEstimator):
         if kind == "binary":
             self.coef_, self.intercept_ = w[None, :], np.reshape(b, (1,))
         elif kind == "regression" and one_d:
-            self.coef_, self.intercept_ = w, float(b)
+            self.coef_ = w
+            self.intercept_ = np.reshape(b, (1,)) if getattr(self, "_column_target", False) else float(b)
         else:
             self.coef_, self.intercept_ = w.T, b
         self.n_iter_ = self._n_iter(int(result.n_steps))
@@ -62,23 +63,29 @@ class _LinearModel(SupervisedEstimator):
 
 class _LinearRegressor(RegressorMixin, _LinearModel):
     _multi_output = True
+    _ravel_column = True  # scikit-learn's Ridge, Lasso, ElasticNet; not LinearRegression
+
+    def _task(self, y, n_samples):
+        # A column y `[n, 1]` gives scikit-learn's Ridge, Lasso and ElasticNet `coef_`
+        # `[d]`, predictions `[n]`, and an intercept_ `[1]`.
+        y, task = super()._task(y, n_samples)
+        self._column_target = self._ravel_column and task.n_outputs == 1
+        return (y[:, 0], task._replace(n_outputs=None)) if self._column_target else (y, task)
 
     @classmethod
     def _train(cls, config, task, X, y, sample_weight, key):
         total = sample_weight.sum()
-        penalty = cls._penalty(config, total)
-        if config["solver"] != "closed_form":
-            return fit(cls._model(config, task), "squared_error", X, y,
-                       optimizer=_SOLVERS[config["solver"]](), penalty=penalty,
-                       steps=config["max_iter"], tol=config["tol"], sample_weight=sample_weight,
-                       key=key)
         # Centred on the weighted means, as scikit-learn does: the unpenalised intercept
-        # drops out, and the normal equations keep their precision in float32 when
-        # features have large means (uncentred, 0.9 off at mean 1000, std 1).
+        # drops out. The normal equations keep their precision in float32 when features
+        # have large means (uncentred, 0.9 off at mean 1000, std 1), and the iterative
+        # solvers meet a well-conditioned problem (uncentred, FISTA stalled far from the
+        # minimum on features of mean 50, std 10).
         x_mean, y_mean = sample_weight @ X / total, sample_weight @ y / total
+        closed = config["solver"] == "closed_form"
         result = fit(cls._model(config, task), "squared_error", X - x_mean, y - y_mean,
-                     optimizer=solvers.closed_form(), penalty=penalty, steps=1, tol=None,
-                     sample_weight=sample_weight, key=key)
+                     optimizer=solvers.closed_form() if closed else _SOLVERS[config["solver"]](),
+                     penalty=cls._penalty(config, total), steps=1 if closed else config["max_iter"],
+                     tol=None if closed else config["tol"], sample_weight=sample_weight, key=key)
         w = result.params["w"]
         return result._replace(params={"w": w, "b": result.params["b"] + y_mean - x_mean @ w})
 
@@ -106,6 +113,8 @@ class LinearRegression(_LinearRegressor):
       >>> np.round(LinearRegression().fit(X, y).predict(X[:2]), 3)
       array([1., 3.])
     """
+
+    _ravel_column = False
 
     def __init__(self):
         pass
