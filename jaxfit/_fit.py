@@ -159,7 +159,7 @@ def fit(model: Model, loss: Callable | str, X, y, *, optimizer, penalty=None, st
         params = jax.tree_util.tree_map_with_path(lambda path, leaf: _as_param(path, leaf, X.dtype), params)
     outputs, n_params = _check_model_fits(model, loss, None if params is None else _spec(params),
                                           _spec(X), _spec(y))
-    _check_labels(loss, y, outputs)
+    check_labels(loss, y, outputs.shape[-1] if outputs.ndim == 2 else None)
     loop_tol = -1.0 if tol is None else float(tol)  # static; negative: run every step
     # Defaults (weights, key, initial params) are made inside the compiled loop: built
     # here, each would be a separate dispatch on every call.
@@ -229,12 +229,13 @@ def _check_model_fits(model, loss, params_spec, X_spec, y_spec):
     return outputs, sum(leaf.size for leaf in jax.tree_util.tree_leaves(params))
 
 
-def _check_labels(loss, y, outputs) -> None:
+def check_labels(loss, y, n_classes: int | None) -> None:
     """The built-in classification losses need labels they can read.
 
     Out of range, they fail silently inside jit: binary cross-entropy with a label 2 is
     unbounded below, softmax cross-entropy gathers past the last class (NaN), and a
-    fractional class index would be truncated.
+    fractional class index would be truncated. `n_classes`: the model's outputs (None:
+    unknown, softmax labels are then checked to be non-negative integers only).
     """
     if is_traced(y) or y.size == 0:
         return
@@ -249,12 +250,14 @@ def _check_labels(loss, y, outputs) -> None:
         raise ValueError(f"`y` must hold labels 0 and 1 for the hinge loss; got values from "
                          f"{low} to {high}. Encode the two classes as 0 and 1.")
     if loss is _losses.softmax_cross_entropy:
-        n_classes = outputs.shape[-1]
-        if low < 0 or high >= n_classes or not np.array_equal(y_np, np.round(y_np)):
-            raise ValueError(f"`y` must hold integer class labels 0..{n_classes - 1} for "
-                             f"softmax_cross_entropy with {n_classes} model outputs; got values "
-                             f"from {low} to {high}. Encode the classes as 0..n_classes-1, or "
-                             f"build the model with as many outputs as classes.")
+        top = np.inf if n_classes is None else n_classes - 1
+        if low < 0 or high > top or not np.array_equal(y_np, np.round(y_np)):
+            labels, outputs = (("0, 1, 2, ...", "") if n_classes is None else
+                               (f"0..{n_classes - 1}", f" with {n_classes} model outputs"))
+            raise ValueError(f"`y` must hold integer class labels {labels} for "
+                             f"softmax_cross_entropy{outputs}; got values from {low} to {high}. "
+                             f"Encode the classes as 0..n_classes-1, or build the model with as "
+                             f"many outputs as classes.")
 
 
 def _warn_if_unreliable(result: FitResult, model, loss, penalty, X, y, weight, steps, tol) -> None:

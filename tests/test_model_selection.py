@@ -349,6 +349,27 @@ def test_cross_validate_errors_name_the_argument(change, error, match):
                           **kwargs)
 
 
+@pytest.mark.parametrize("model, loss, y, match", [
+    (models.softmax(3), "softmax_cross_entropy", np.repeat([3, 7, 9], 10), r"labels 0\.\.2 .*3 to 9"),
+    (lambda c: models.softmax(3), "softmax_cross_entropy", np.repeat([-1, 0, 1], 10), r"labels 0, 1, 2"),
+    (models.logistic(), "binary_cross_entropy", np.repeat([1, 2], 15), r"labels 0 and 1.*1 to 2"),
+    (models.logistic(), "hinge", np.repeat([-1, 1], 15), r"labels 0 and 1 for the hinge"),
+])
+def test_labels_a_loss_cannot_read_are_refused_before_tracing(model, loss, y, match):
+    # Traced inside the folds' vmap, such labels gave NaN ("diverged") or plausible
+    # garbage scores; `fit` alone refused them.
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    fns = ms.make_fit_fns(model, loss, optimizer=optax.sgd(0.1), steps=5)
+    folds = ms.kfold(30, 3)
+    result = ms.search(fns.train, fns.score, X, np.zeros(30, int), {}, folds)
+    calls = [lambda: ms.cross_validate(fns.train, fns.score, X, y, folds),
+             lambda: ms.search(fns.train, fns.score, X, y, {}, folds),
+             lambda: result.refit(X, y)]
+    for call in calls:
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
 def test_make_fit_fns_averaged_metric_on_a_binary_task():
     X, y = classification_problem(n=60, d=3)
     folds = ms.stratified_kfold(y, 3)

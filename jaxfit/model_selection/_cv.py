@@ -76,14 +76,19 @@ def check_callables(train_fn, score_fn) -> None:
                             f"make_fit_fns(model, loss, ...) builds both from a model.")
 
 
-def check_data(X, y):
-    """`X` as a 2-D float array and `y` (optional) with one entry per row."""
+def check_data(X, y, train_fn=None):
+    """`X` as a 2-D float array and `y` (optional) with one entry per row, and whatever
+    `train_fn.check_inputs(X, y)` checks (`make_fit_fns`'s: the labels its loss can
+    read, which inside the traced fits no check can see)."""
     X = as_array(X, "X", ndim=2)
     if y is None:
         return X, None
     y = from_pandas(y)
     y = as_array(y, "y", ndim=(1, 2), dtype="float" if dtype_kind(y) == "f" else "int")
     check_length(X.shape[0], y, "y")
+    check_inputs = getattr(train_fn, "check_inputs", None)
+    if check_inputs is not None:
+        check_inputs(X, y)
     return X, y
 
 
@@ -132,7 +137,7 @@ def cross_validate(train_fn: Callable, score_fn: Callable, X, y, folds: Folds, *
       True
     """
     check_callables(train_fn, score_fn)
-    X, y = check_data(X, y)
+    X, y = check_data(X, y, train_fn)
     folds = check_folds(folds, X.shape[0])
     config = {} if config is None else config
     if not isinstance(config, dict):

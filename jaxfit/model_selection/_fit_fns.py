@@ -19,7 +19,7 @@ from .. import data as _data
 from .. import losses as _losses
 from .. import metrics as _metrics
 from ..metrics._registry import check_multiclass_metric
-from .._fit import fit
+from .._fit import check_labels, fit
 from .._validation import check_int, check_scalar
 from ..models import Model
 from ..penalties import Penalty
@@ -59,7 +59,8 @@ class FitFns(NamedTuple):
 
     Attributes:
       train: `train(config, X, y, sample_weight, key) -> FitResult` whose params are
-        a `Trained`.
+        a `Trained`. Its `check_inputs(X, y)`, which `cross_validate`, `search` and
+        `refit` call before tracing, refuses labels the loss cannot read, as `fit` does.
       score: `score(params, X, y, sample_weight) -> scalar`, higher is better.
       predict: `predict(params, X) -> predictions` (class labels for classification
         losses, outputs otherwise), e.g. on `SearchResult.refit(X, y).params`.
@@ -197,6 +198,19 @@ def make_fit_fns(model, loss, *, optimizer, penalty=None, steps, batch_size=None
                      penalty=_per_config(penalty, config, "penalty", (Penalty,), "penalties.l2(0.1)"),
                      steps=n_steps, batch_size=batch, sample_weight=sample_weight, key=key, tol=tol)
         return result._replace(params=Trained(result.params, scaling, jax.tree_util.Partial(m.apply)))
+
+    def check_inputs(X, y):
+        # `fit`'s label check, on the whole data: inside `cross_validate` and `search`
+        # `y` is traced, and labels a loss cannot read fail silently there.
+        if y is None or not isinstance(model, Model):  # a model per config: classes unknown
+            n_classes = None
+        else:
+            shape = jax.eval_shape(lambda k: model.apply(model.init(k, X.shape[1]), X), jax.random.key(0))
+            n_classes = shape.shape[-1] if len(shape.shape) == 2 else None
+        if y is not None:
+            check_labels(_losses.get_loss(loss), y, n_classes)
+
+    train_fn.check_inputs = check_inputs
 
     def _predictions(out, kind: str):
         if task == "regression" or kind == "scores":

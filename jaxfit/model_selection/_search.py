@@ -332,7 +332,7 @@ def search(train_fn: Callable, score_fn: Callable, X, y, space: dict, folds: Fol
       ['params', 'param_alpha', 'mean_test_score', 'std_test_score', 'rank_test_score', ...]
     """
     check_callables(train_fn, score_fn)
-    X, y = check_data(X, y)
+    X, y = check_data(X, y, train_fn)
     folds = check_folds(folds, X.shape[0])
     space, n_space = check_space(space)
     device_space = {n: v.astype(np.dtype(float_dtype())) if v.dtype.kind == "f" else v
@@ -429,7 +429,7 @@ def _make_refit(train_fn, space: dict, combos: list[dict], key):
         return jax.jit(lambda t, X, y, w, k: train_fn({**fixed, **t}, X, y, w, k))
 
     def refit(config: dict, X, y):
-        X, y = check_data(X, y)
+        X, y = check_data(X, y, train_fn)
         traced = {n: jnp.asarray(config[n], dtype=space[n].dtype) for n in traced_names}
         fixed = {n: config[n] for n in static_names}
         try:
