@@ -97,6 +97,19 @@ def test_roc_auc_hand_computed_with_ties():
     np.testing.assert_allclose(auc, 3.5 / 4)
 
 
+@pytest.mark.parametrize("offset, spacing, dtype", [(1.0, 1e-9, np.float64), (1.7e12, 1.0, np.float64),
+                                                    (2**40, 1, np.int64)])
+def test_roc_auc_keeps_the_order_of_64_bit_scores(offset, spacing, dtype):
+    # Rounded to float32 these scores tie (probabilities near 1, timestamps), and the
+    # AUC of a perfect ranking read 0.5.
+    y = np.array([0, 1, 0, 1, 1, 0])
+    scores = (offset + np.array([1, 5, 2, 4, 6, 3]) * spacing).astype(dtype)
+    w = np.array([1.0, 2.0, 0.0, 1.0, 3.0, 1.0])
+    for weight in (None, w):
+        np.testing.assert_allclose(M.roc_auc(y, scores, sample_weight=weight),
+                                   skm.roc_auc_score(y, scores, sample_weight=weight), rtol=1e-6)
+
+
 def test_r2_constant_target_is_finite_like_sklearn():
     y = np.full(5, 2.0)
     assert float(M.r2(y, y)) == skm.r2_score(y, y) == 1.0
@@ -194,7 +207,7 @@ BAD_INPUTS = [
     ("nan-y_score", lambda: M.roc_auc(Y, NAN), ValueError, "`y_score` contains 1 NaN"),
     ("nan-weights", lambda: M.accuracy(Y, P, sample_weight=NAN), ValueError,
      "`sample_weight` contains"),
-    ("nan-labels", lambda: M.accuracy(Y, NAN), ValueError, "`y_pred` must hold integer"),
+    ("nan-labels", lambda: M.accuracy(Y, NAN), ValueError, "`y_pred` contains .* NaN"),
     ("negative-weights", lambda: M.mae(YF, YF, sample_weight=-YF), ValueError,
      "`sample_weight` must be non-negative"),
     ("zero-weights", lambda: M.mse(YF, YF, sample_weight=0 * YF), ValueError,
