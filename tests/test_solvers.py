@@ -286,6 +286,15 @@ def test_nelder_mead_minimizes_rosenbrock_and_non_smooth(x64):
     assert float(absolute(centres[0], 0).value) > 1e-3
 
 
+def test_nelder_mead_starts_from_integer_points_in_float():
+    # An integer start failed deep in tracing (cond branches of int32 and float32).
+    found = solvers.nelder_mead(lambda p: (p["a"] - 0.3) ** 2 + jnp.sum((p["b"] + 2.7) ** 2),
+                                {"a": 1, "b": np.array([1, 2])}, tol=1e-8)
+    assert found.x["b"].dtype == jnp.zeros(()).dtype
+    np.testing.assert_allclose(found.x["a"], 0.3, atol=1e-4)
+    np.testing.assert_allclose(found.x["b"], [-2.7, -2.7], atol=1e-4)
+
+
 def test_proximal_optax_gives_exact_zeros():
     X, y = regression_problem(n=100, d=6)
     X[:, 3:] = np.random.default_rng(1).normal(size=(100, 3))  # unrelated features

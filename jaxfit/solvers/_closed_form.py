@@ -21,8 +21,10 @@ def closed_form() -> Solver:
     The Hessian `H` (the Gram matrix `2·X̃ᵀWX̃/Σw` plus the penalty's `strength·I` on
     the weights) comes from `jax.hessian`, so weights, intercepts and multi-output
     models need nothing special. A singular `H` (more features than samples, no
-    penalty) gives the minimum-norm step. On a non-quadratic objective each step is a
-    full Newton step; use `newton` there. The solve loses about `cond(H)·eps`, and
+    penalty) gives *a* minimum, one of many with the same predictions: a Cholesky
+    solve with a ridge of a few rounding units picks it, not the one of minimum norm
+    (`LinearRegression` solves by SVD for that one). On a non-quadratic objective
+    each step is a full Newton step; use `newton` there. The solve loses about `cond(H)·eps`, and
     features with large means make `H` ill-conditioned (`cond` grows as (mean / std)²):
     in float32, centre or standardize `X` first (`jaxfit.data.standardize`), as the
     `LinearRegression` and `Ridge` estimators do.

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from .._validation import check_int, check_scalar
+from .._validation import check_int, check_scalar, float_dtype
 from ._base import Objective, Solver
 
 
@@ -138,6 +138,11 @@ def nelder_mead(f: Callable[[Any], jax.Array], x0, *, max_iter: int | None = Non
     """
     if not callable(f):
         raise TypeError(f"`f` must be a callable f(x) -> scalar; got {type(f).__name__}.")
+    # Integer leaves (x0 = [1, 1]) are a point in the working float: the simplex moves
+    # by fractions.
+    x0 = jax.tree_util.tree_map(
+        lambda leaf: leaf if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact) else
+        jnp.asarray(leaf, float_dtype()), x0)
     flat0, unravel = ravel_pytree(x0)
     _checked(max_iter, tol, initial_step, flat0.size)
     restarts = check_int(restarts, "restarts", minimum=0)
