@@ -171,6 +171,12 @@ BAD_INPUT = [
     (BASE + "[train]\nlearning_rate = -1.0", "[train] learning_rate must be a number in (0.0"),
     (BASE + "[cv]\nn_splits = 1", "[cv] n_splits must be an integer >= 2"),
     (BASE + "[cv]\nmetric = 'r2'", "[cv] metric: 'r2' is a regression metric"),
+    ("[data]\npath = 'example:breast_cancer'\n[model]\nkind = 'softmax'\n[cv]\nmetric = 'f1'",
+     "[cv] metric 'f1' scores a binary target (class 1 against the rest), but [model] kind "
+     "'softmax' scores it as multiclass (kind 'logistic' scores 2 classes as binary)"),
+    ("[data]\npath = 'example:iris'\ntest_size = 0.01\n[model]\nkind = 'softmax'",
+     "[data] test_size gives a test part of 2 samples, fewer than the 3 classes, so the split, "
+     "stratified by class, cannot place every class in it. Change [data] test_size."),
     ("devices = 64" + BASE, "devices: asks for 64 devices"),
     ("devices = 'some'" + BASE, "devices must be \"all\" or a number of devices"),
     (BASE + "[train]\noptimizer = 'lbfgs'\nlearning_rate = 0.1", "[train] learning_rate does not apply"),

@@ -270,6 +270,7 @@ BAD_INPUTS = {
     "one class": (_csv("a,y\n1,k\n2,k\n", target="y"), ValueError, "`target`.*single class"),
     "no such file": (lambda p: load_csv(p / "nope.csv", "y"), FileNotFoundError, "`path`.*nope.csv"),
     "unknown example": (lambda p: load_example("mnist"), ValueError, "`name`.*'iris'"),
+    "example name kind": (lambda p: load_example(["iris"]), TypeError, "`name` must be a str"),
     "test_size too big": (lambda p: train_test_split(X10, Y10, test_size=1.0, key=KEY), ValueError, "`test_size`"),
     "test_size int": (lambda p: train_test_split(X10, Y10, test_size=10, key=KEY), ValueError, "`test_size`"),
     "test_size kind": (lambda p: train_test_split(X10, Y10, test_size="1", key=KEY), TypeError, "`test_size`"),

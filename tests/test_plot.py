@@ -169,6 +169,8 @@ def test_cv_scores_ranks_configurations_best_on_top(tmp_path):
         plot.cv_scores(result, max_configs=0)
     with pytest.raises(TypeError, match="max_configs"):
         plot.cv_scores(result, max_configs=2.5)
+    with pytest.raises(TypeError, match="`path_result` must be a PathResult.*SearchResult"):
+        plot.regularization_path(result)
     assert len(plot.cv_scores(result, max_configs=np.int64(3)).get_yticklabels()) == 3
 
 

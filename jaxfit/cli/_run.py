@@ -143,9 +143,11 @@ def _check_task(cfg: dict, task: str, n_classes: int) -> tuple[str, str]:
         raise ConfigError(f"[cv] metric: {metric!r} is a "
                           f"{'regression' if metric in _REGRESSION_METRICS else 'classification'} "
                           f"metric, but the target is {task}.")
-    if multiclass:
+    if multiclass or loss == "softmax_cross_entropy":
         try:
-            check_multiclass_metric(metric, "[cv] metric")
+            why = ("this target has several classes" if multiclass else
+                   "[model] kind 'softmax' scores it as multiclass (kind 'logistic' scores 2 classes as binary)")
+            check_multiclass_metric(metric, "[cv] metric", why)
         except ValueError as err:
             raise ConfigError(str(err)) from None
     return loss, metric
@@ -311,9 +313,14 @@ def run(cfg: dict, *, output: str, progress: bool) -> Outcome:
     if task == "classification":
         _check_class_counts(cfg, dataset)
     split_key, fold_key, space_key, search_key = jax.random.split(jax.random.key(cfg[""]["seed"]), 4)
-    X_train, X_test, y_train, y_test = data.train_test_split(
-        dataset.X, dataset.y, test_size=cfg["data"]["test_size"], key=split_key,
-        stratify=task == "classification")
+    try:
+        X_train, X_test, y_train, y_test = data.train_test_split(
+            dataset.X, dataset.y, test_size=cfg["data"]["test_size"], key=split_key,
+            stratify=task == "classification")
+    except ValueError as err:  # in the file's terms: a [data] key, not a Python argument
+        message = str(err).replace("`test_size`", "[data] test_size").replace(
+            "stratify=True", "the split, stratified by class,")
+        raise ConfigError(message) from None
     fns = fit_fns(cfg, task, n_classes, loss, metric)
     checkpoint = cfg[""]["checkpoint"]
     if checkpoint:

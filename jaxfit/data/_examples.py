@@ -47,6 +47,8 @@ def load_example(name: str) -> Dataset:
       >>> data.X.shape, data.classes
       ((150, 4), ('setosa', 'versicolor', 'virginica'))
     """
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be a str, one of {list(EXAMPLES)}; got {type(name).__name__} {name!r}.")
     if name not in _EXAMPLES:
         raise ValueError(f"`name` must be one of {list(EXAMPLES)}; got {name!r}.")
     target, task = _EXAMPLES[name]

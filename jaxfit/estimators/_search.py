@@ -155,7 +155,7 @@ def _folds(cv, X, y, task, groups):
 def _score_fn(model, task, scoring):
     read, fn, sign = _SCORERS[scoring]
     if task.kind == "multiclass":
-        check_multiclass_metric(scoring, "scoring")
+        check_multiclass_metric(scoring, "`scoring`")
     extra = {}
     if "n_classes" in inspect.signature(getattr(fn, "func", fn)).parameters and task.kind != "regression":
         extra = {"n_classes": 2 if task.kind == "binary" else task.n_outputs}

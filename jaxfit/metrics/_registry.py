@@ -45,13 +45,13 @@ METRICS: dict[str, Metric] = {
 }
 
 
-def check_multiclass_metric(name: str, arg: str) -> None:
-    """Refuse, for a target of more than two classes, a metric that scores class 1
+def check_multiclass_metric(name: str, arg: str, why: str = "this target has several classes") -> None:
+    """Refuse, for a multiclass target (`why` it is one), a metric that scores class 1
     against the rest. In a search the labels are traced, so the metric cannot tell."""
     if name in ("precision", "recall", "f1", "roc_auc"):
         instead = "'accuracy' or a log loss" if name == "roc_auc" else f"'{name}_macro' or 'accuracy'"
-        raise ValueError(f"`{arg}` {name!r} scores a binary target (class 1 against the rest), "
-                         f"but this target has several classes; use {instead}.")
+        raise ValueError(f"{arg} {name!r} scores a binary target (class 1 against the rest), "
+                         f"but {why}; use {instead}.")
 
 
 def get_metric(name: str, arg: str = "name") -> Metric:

@@ -183,7 +183,9 @@ def make_fit_fns(model, loss, *, optimizer, penalty=None, steps, batch_size=None
     task = _task(loss)
     metric_name, metric_fn, greater_is_better = _resolve_metric(metric, task)
     if task == "multiclass":
-        check_multiclass_metric(metric_name, "metric")
+        check_multiclass_metric(metric_name, "`metric`", "softmax_cross_entropy scores the target as "
+                                "multiclass (for two classes, a binary metric needs "
+                                "models.logistic() and binary_cross_entropy)")
     takes_n_classes = "n_classes" in inspect.signature(metric_fn).parameters
 
     def train_fn(config, X, y, sample_weight, key):

@@ -45,6 +45,9 @@ def regularization_path(path_result, strengths=None, ax=None, *, feature_names=N
       >>> len(ax.lines)  # one line per weight, and the zero line
       11
     """
+    if not hasattr(path_result, "params") or not hasattr(path_result, "n_steps"):
+        raise TypeError(f"`path_result` must be a PathResult from jaxfit.solvers.regularization_path; "
+                        f"got {type(path_result).__name__}.")
     coefs = _weights(path_result.params)
     n_points, n_weights = coefs.shape
     if strengths is None:
