@@ -176,7 +176,7 @@ def _ranks_if_rounded(y_score) -> np.ndarray | None:
     """Concrete 64-bit scores, which JAX would round to float32 while x64 is off, as
     their dense ranks: the AUC depends on their order only, and rounding makes ties
     (probabilities 1 - 1e-9 and 1 - 2e-9, timestamps). None when they need no ranks."""
-    if is_traced(y_score) or jax.config.jax_enable_x64:
+    if isinstance(y_score, jax.Array) or is_traced(y_score) or jax.config.jax_enable_x64:
         return None
     scores = np.asarray(from_pandas(y_score))
     if (scores.ndim != 1 or scores.dtype.kind not in "fiu" or scores.dtype.itemsize <= 4

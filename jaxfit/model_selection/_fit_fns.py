@@ -204,13 +204,13 @@ def make_fit_fns(model, loss, *, optimizer, penalty=None, steps, batch_size=None
     def check_inputs(X, y):
         # `fit`'s label check, on the whole data: inside `cross_validate` and `search`
         # `y` is traced, and labels a loss cannot read fail silently there.
-        if y is None or not isinstance(model, Model):  # a model per config: classes unknown
-            n_classes = None
-        else:
-            shape = jax.eval_shape(lambda k: model.apply(model.init(k, X.shape[1]), X), jax.random.key(0))
-            n_classes = shape.shape[-1] if len(shape.shape) == 2 else None
-        if y is not None:
-            check_labels(_losses.get_loss(loss), y, n_classes)
+        if y is None:
+            return
+        n_classes = None  # with a model per config, unknown here
+        if isinstance(model, Model):
+            out = jax.eval_shape(lambda X: model.apply(model.init(jax.random.key(0), X.shape[1]), X), X)
+            n_classes = out.shape[-1] if out.ndim == 2 else None
+        check_labels(_losses.get_loss(loss), y, n_classes)
 
     train_fn.check_inputs = check_inputs
 
