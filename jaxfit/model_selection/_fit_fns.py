@@ -71,11 +71,10 @@ class FitFns(NamedTuple):
     predict: Callable
 
 
-def _task(loss) -> str:
-    fn = _losses.LOSSES.get(loss, loss) if isinstance(loss, str) else loss
-    if fn in _BINARY:
+def _task(loss: Callable) -> str:
+    if loss in _BINARY:
         return "binary"
-    if fn in _MULTICLASS:
+    if loss in _MULTICLASS:
         return "multiclass"
     return "regression"
 
@@ -180,6 +179,7 @@ def make_fit_fns(model, loss, *, optimizer, penalty=None, steps, batch_size=None
     if not isinstance(standardize, bool):
         raise TypeError(f"`standardize` must be True or False; got {standardize!r}.")
     check_scalar(tol, "tol", minimum=0.0, allow_none=True)
+    loss = _losses.get_loss(loss)
     task = _task(loss)
     metric_name, metric_fn, greater_is_better = _resolve_metric(metric, task)
     if task == "multiclass":
@@ -210,7 +210,7 @@ def make_fit_fns(model, loss, *, optimizer, penalty=None, steps, batch_size=None
         if isinstance(model, Model):
             out = jax.eval_shape(lambda X: model.apply(model.init(jax.random.key(0), X.shape[1]), X), X)
             n_classes = out.shape[-1] if out.ndim == 2 else None
-        check_labels(_losses.get_loss(loss), y, n_classes)
+        check_labels(loss, y, n_classes)
 
     train_fn.check_inputs = check_inputs
 
