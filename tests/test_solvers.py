@@ -308,6 +308,31 @@ def test_proximal_optax_gives_exact_zeros():
     np.testing.assert_allclose(result.params["w"], reference.coef_, atol=5e-4)
 
 
+@pytest.mark.parametrize("solver", [
+    solvers.proximal_gradient(),
+    solvers.proximal(optax.sgd(1e-9), learning_rate=1e-9),
+], ids=["proximal_gradient", "proximal_sgd"])
+def test_a_step_lost_to_rounding_is_not_convergence(solver):
+    # Features from 1 to 1e4 in float32: FISTA's step 1/L is ~4e-9, the updates of the
+    # larger weights fall under half an ulp, and the step changed nothing: the gradient
+    # mapping read 0 (converged) at 30x the minimal objective. So did proximal SGD with a
+    # step too small to move the parameters at all.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5)) * np.array([1, 10, 100, 1e3, 1e4])
+    y = X @ np.array([1, 0.1, 0.01, 1e-3, 1e-4]) + 0.1 * rng.standard_normal(200)
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        result = jaxfit.fit(models.linear(), "squared_error", X.astype(np.float32), y.astype(np.float32),
+                            optimizer=solver, penalty=penalties.l1(0.01), steps=20_000, tol=1e-3)
+    assert not bool(result.converged)
+    reference = Lasso(alpha=0.005, tol=1e-12, max_iter=100_000).fit(X, y)  # halved squared error
+
+    def objective(w, b):
+        return np.mean((X @ w + b - y) ** 2) + 0.01 * np.abs(w).sum()
+
+    assert objective(np.asarray(result.params["w"], np.float64), float(result.params["b"])) > \
+        2 * objective(reference.coef_, reference.intercept_)
+
+
 # ---------------------------------------------------------------------------------------------
 # The contract: every solver, one ridge problem, the same checks.
 

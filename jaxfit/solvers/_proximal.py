@@ -37,6 +37,15 @@ def _sub(a, b):
     return jax.tree_util.tree_map(jnp.subtract, a, b)
 
 
+def _mapping_norm(start, end, eta):
+    """The gradient-mapping norm `max |start - end| / η` of a proximal step, never below
+    what rounding resolves: half an ulp of the largest entry, over η. When η·|gradient|
+    falls under that (float32, ill-conditioned data), the step changes nothing and the
+    difference reads 0 at a point that is no minimum, which was reported as converged."""
+    resolution = jnp.finfo(_leaf_dtype(start)).eps / 2 * tree_max_abs(start)
+    return jnp.maximum(tree_max_abs(_sub(start, end)), resolution) / eta
+
+
 def _gradient_step(params, grad, eta):
     return jax.tree_util.tree_map(lambda p, g: (p - eta.astype(p.dtype) * g).astype(p.dtype), params, grad)
 
@@ -124,7 +133,7 @@ def proximal_gradient(step_size=None, *, acceleration: bool = True, max_backtrac
         value_x = f_x + penalty_value(x)
         # On the first step y is the incoming params; later the previous step's value is.
         value = jnp.where(state.count == 0, f_y + penalty_value(y), state.value.astype(f_y.dtype))
-        optimality = tree_max_abs(_sub(y, x)) / eta
+        optimality = _mapping_norm(y, x, eta)
         if acceleration:
             # Restart when the gradient-mapping step points against the momentum.
             restart = tree_vdot(_sub(y, x), _sub(x, params)) > 0
@@ -185,7 +194,7 @@ def proximal(optimizer: optax.GradientTransformation, *,
         lr = jnp.asarray(lr).astype(dtype)
         new_params = objective.penalty.prox(optax.apply_updates(params, updates), lr)
         mapped = objective.penalty.prox(_gradient_step(params, grad, lr), lr)
-        optimality = tree_max_abs(_sub(params, mapped)) / lr
+        optimality = _mapping_norm(params, mapped, lr)
         value = f + objective.penalty.value(params).astype(f.dtype)
         return new_params, ProximalState(inner, state.count + 1), value, optimality
 
