@@ -12,7 +12,7 @@ from ._cv import STATUS
 
 def rank_scores(mean: np.ndarray) -> np.ndarray:
     """Rank 1 for the highest mean; ties share the lowest rank ("min", as scikit-learn);
-    every NaN shares the rank after the last finite score."""
+    every mean that is not finite (NaN, ±inf) shares the rank after the last finite one."""
     finite = np.isfinite(mean)
     rank = np.full(mean.shape, int(finite.sum()) + 1, np.int64)
     if finite.any():
@@ -60,7 +60,8 @@ class SearchResult:
 
     @property
     def mean(self) -> np.ndarray:
-        """`[N]` mean test score over folds; NaN if any fold failed."""
+        """`[N]` mean test score over folds: NaN if a fold diverged, not finite if a
+        fold's score was not ("invalid_score"); `rank` puts both last."""
         return self.scores.mean(axis=1)
 
     @property
@@ -71,7 +72,7 @@ class SearchResult:
 
     @property
     def rank(self) -> np.ndarray:
-        """`[N]` rank of the mean score: 1 is best; configurations with NaN come last."""
+        """`[N]` rank of the mean score: 1 is best; means that are not finite come last."""
         return rank_scores(self.mean)
 
     @property
