@@ -198,6 +198,12 @@ BAD_INPUT = [
      "\ntest_size = 0.001", "[cv] metric: a test fold holds 1 row(s), but 'r2' needs at least 2"),
     ("[data]\npath = 'example:diabetes'\ntest_size = 0.5\n[model]\nkind = 'linear'\n[cv]\n"
      "n_splits = 221", "lower [cv] n_splits, or use [cv] metric = \"mse\""),
+    # The splitters' own checks are reworded in the file's terms, not as Python arguments.
+    ("[data]\npath = 'example:iris'\n[model]\nkind = 'softmax'\n[cv]\nsplitter = 'kfold'\n"
+     "n_splits = 500", "[cv] n_splits must be at most the number of training rows (112); got 500. "
+     "Lower [cv] n_splits."),
+    ("[data]\npath = 'example:diabetes'\n[model]\nkind = 'linear'\n[cv]\nsplitter = 'shuffle'"
+     "\ntest_size = 0.999\nmetric = 'mse'", "[cv] test_size=0.999 leaves no training sample"),
     (BASE + "[train]\npenalty = 'l2'\n[search]\ntype = 'random'\n[search.space]\nstrength = [0.1]",
      "[search] n is required"),
     (BASE + "[train]\npenalty = 'l2'\n[search.space]\nhidden = [[8]]", "list it in [search.static]"),

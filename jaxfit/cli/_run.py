@@ -264,10 +264,15 @@ def folds(cfg: dict, y, task: str, key, classes: tuple | None) -> ms.Folds:
                               f"{fewest} row(s) in the training part, fewer than n_splits = "
                               f"{cv['n_splits']}; stratified folds need one in every test fold. "
                               f"{fix}, or add rows of that class.")
-        return ms.stratified_kfold(y, cv["n_splits"], shuffle=cv["shuffle"], key=key)
-    if splitter == "kfold":
-        return ms.kfold(len(y), cv["n_splits"], shuffle=cv["shuffle"], key=key)
-    return ms.shuffle_split(len(y), cv["n_splits"], test_size=cv["test_size"], key=key)
+    try:
+        if splitter == "stratified":
+            return ms.stratified_kfold(y, cv["n_splits"], shuffle=cv["shuffle"], key=key)
+        if splitter == "kfold":
+            return ms.kfold(len(y), cv["n_splits"], shuffle=cv["shuffle"], key=key)
+        return ms.shuffle_split(len(y), cv["n_splits"], test_size=cv["test_size"], key=key)
+    except ValueError as err:  # in the file's terms: [cv] keys, not the splitters' arguments
+        message = re.sub(r"`?\b(n_splits|test_size)\b`?", r"[cv] \1", str(err))
+        raise ConfigError(message.replace("number of samples", "number of training rows")) from None
 
 
 def _check_fold_sizes(cfg: dict, cv_folds: ms.Folds, metric: str) -> None:
