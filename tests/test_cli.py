@@ -198,6 +198,8 @@ BAD_INPUT = [
      "\ntest_size = 0.001", "[cv] metric: a test fold holds 1 row(s), but 'r2' needs at least 2"),
     ("[data]\npath = 'example:diabetes'\ntest_size = 0.5\n[model]\nkind = 'linear'\n[cv]\n"
      "n_splits = 221", "lower [cv] n_splits, or use [cv] metric = \"mse\""),
+    ("[data]\npath = 'example:diabetes'\n[model]\nkind = 'linear'\n[cv]\nsplitter = 'shuffle'"
+     "\nshuffle = false", "[cv] shuffle applies only to splitters 'kfold' and 'stratified'"),
     # The splitters' own checks are reworded in the file's terms, not as Python arguments.
     ("[data]\npath = 'example:iris'\n[model]\nkind = 'softmax'\n[cv]\nsplitter = 'kfold'\n"
      "n_splits = 500", "[cv] n_splits must be at most the number of training rows (112); got 500. "

@@ -318,6 +318,9 @@ def _cross_checks(cfg: dict, given: dict) -> None:
         _fail("[train] strength", 'needs a penalty: set [train] penalty = "l1", "l2" or "elastic_net"')
     if "test_size" in given["cv"] and cfg["cv"]["splitter"] != "shuffle":
         _fail("[cv] test_size", "applies only to splitter 'shuffle'")
+    if "shuffle" in given["cv"] and cfg["cv"]["splitter"] == "shuffle":
+        _fail("[cv] shuffle", "applies only to splitters 'kfold' and 'stratified' (splitter "
+              "'shuffle' draws every split at random)")
     space = cfg["search"]["space"]
     if train["penalty"] == "none" and ("strength" in space or "l1_ratio" in space):
         _fail("[search.space]", 'searches a penalty strength but [train] penalty = "none"')
