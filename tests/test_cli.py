@@ -198,6 +198,8 @@ BAD_INPUT = [
      "\ntest_size = 0.001", "[cv] metric: a test fold holds 1 row(s), but 'r2' needs at least 2"),
     ("[data]\npath = 'example:diabetes'\ntest_size = 0.5\n[model]\nkind = 'linear'\n[cv]\n"
      "n_splits = 221", "lower [cv] n_splits, or use [cv] metric = \"mse\""),
+    ("[data]\npath = 'example:iris'\nmissing = 'drop'\n[model]\nkind = 'softmax'",
+     "[data] missing applies only to a CSV file"),
     ("[data]\npath = 'example:diabetes'\n[model]\nkind = 'linear'\n[cv]\nsplitter = 'shuffle'"
      "\nshuffle = false", "[cv] shuffle applies only to splitters 'kfold' and 'stratified'"),
     # The splitters' own checks are reworded in the file's terms, not as Python arguments.

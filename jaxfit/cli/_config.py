@@ -290,6 +290,11 @@ def _cross_checks(cfg: dict, given: dict) -> None:
         _fail("[data] path", 'is required: "example:NAME" or a CSV file path')
     if not data["path"].startswith("example:") and data["target"] is None:
         _fail("[data] target", "is required for a CSV file: the name of the column to predict")
+    if data["path"].startswith("example:"):
+        extra = given["data"] & {"missing", "categorical"}
+        if extra:  # `target` and `features` are refused when the example is loaded
+            _fail(f"[data] {sorted(extra)[0]}", "applies only to a CSV file; a bundled example "
+                  "has no empty cells or text features")
     if model["kind"] != "mlp":
         extra = given["model"] & {"hidden", "activation", "dropout"}
         if extra:
