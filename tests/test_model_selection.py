@@ -1,5 +1,6 @@
 """Splitters, search spaces, make_fit_fns and cross_validate."""
 
+import re
 from typing import Callable, NamedTuple
 
 import jax
@@ -228,6 +229,9 @@ BAD_SPACES = [
     (lambda: ms.random_search_space(jax.random.key(0), 5, a="uniform"), TypeError, "a"),
     (lambda: ms.random_search_space(jax.random.key(0), 5, act=["relu", "tanh"]), TypeError, "`act`"),
     (lambda: ms.choice(["relu", "tanh"]), TypeError, "`values` of choice"),
+    (lambda: ms.choice(0.5), TypeError, re.escape("`values` of choice() must be a list or 1-D "
+                                                  "array of values to try; got 0.5. Wrap a single "
+                                                  "value in a list: choice([0.5]).")),
     (lambda: ms.grid(seed=[1, 2**32 + 7]), ValueError, "seed.*int32"),  # not wrapped to 7
     (lambda: ms.randint(0, 2**31), ValueError, "high"),
 ]

@@ -31,13 +31,14 @@ def _int32(arr: np.ndarray, where: str) -> np.ndarray:
     return arr.astype(np.int32)
 
 
-def _as_axis(name: str, values: Any, where: str | None = None) -> np.ndarray:
-    """One hyperparameter's values as a 1-D numeric NumPy array (`where` names them in
-    errors; default: `name`)."""
-    where = f"`{name}`" if where is None else where
+def _as_axis(name: str | None, values: Any) -> np.ndarray:
+    """One hyperparameter's values as a 1-D numeric NumPy array; `name` None: the
+    `values` of choice(), which belong to no hyperparameter yet."""
+    where = f"`{name}`" if name else "`values` of choice()"
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise TypeError(f"`{name}` must be a list or 1-D array of values to try; got "
-                        f"{values!r}. Wrap a single value in a list: {name}=[{values!r}].")
+        wrapped = f"{name}=[{values!r}]" if name else f"choice([{values!r}])"
+        raise TypeError(f"{where} must be a list or 1-D array of values to try; got "
+                        f"{values!r}. Wrap a single value in a list: {wrapped}.")
     try:
         arr = np.asarray(values)
     except ValueError:
@@ -45,7 +46,7 @@ def _as_axis(name: str, values: Any, where: str | None = None) -> np.ndarray:
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{where} must hold numbers (they are traced and vmapped); got "
                         f"{list(values)[:3]!r}. Pass values that change shapes or code, such "
-                        f"as layer sizes or names, through search(static={{'{name}': [...]}}).")
+                        f"as layer sizes or names, through search(static={{'{name or 'name'}': [...]}}).")
     if arr.ndim != 1:
         raise ValueError(f"{where} must be a 1-D list of values; got shape {arr.shape}.")
     if arr.size == 0:
@@ -107,7 +108,7 @@ class Distribution(NamedTuple):
             return inside(np.exp(np.asarray(logs, np.float64)))
         if self.kind == "randint":
             return np.asarray(jax.random.randint(key, (n,), int(self.low), int(self.high)))
-        options = _as_axis("name", self.values, "`values` of choice()")
+        options = _as_axis(None, self.values)
         return options[np.asarray(jax.random.randint(key, (n,), 0, options.size))]
 
 
@@ -143,7 +144,7 @@ def randint(low: int, high: int) -> Distribution:
 
 def choice(values: Sequence) -> Distribution:
     """One of `values` (numbers), each with equal probability."""
-    _as_axis("name", values, "`values` of choice()")
+    _as_axis(None, values)
     return Distribution("choice", 0.0, 0.0, tuple(np.asarray(values).tolist()))
 
 
