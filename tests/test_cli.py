@@ -227,6 +227,13 @@ BAD_INPUT = [
      "[search.space] strength randint must be [low, high], integers"),
     (BASE + "[train]\npenalty = 'l2'\n[search]\ntype = 'random'\nn = 2\n[search.space]\n"
      "strength = {uniform = [0.5, 0.5]}", "[search.space] strength uniform needs low < high"),
+    # choice takes a list only; the grid's forms were let through, or named as the fix.
+    (BASE + "[train]\npenalty = 'l2'\n[search]\ntype = 'random'\nn = 2\n[search.space]\n"
+     "strength = {choice = 0.1}", "[search.space] strength choice must be a non-empty list of "
+     "values, e.g. { choice = [0.1, 1.0] }; got 0.1."),
+    (BASE + "[train]\npenalty = 'l2'\n[search]\ntype = 'random'\nn = 2\n[search.space]\n"
+     "strength = {choice = {logspace = [0.1, 1, 3]}}", "[search.space] strength choice must be a "
+     "non-empty list of values"),
 ]
 
 

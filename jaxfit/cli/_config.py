@@ -222,8 +222,11 @@ def _space_entry(name: str, spec: Any, kind: str) -> Any:
         _fail(where, f"must be a list of values or a table with one of {', '.join(allowed)} "
                      f"(search type {kind!r})", spec)
     (how, args), = spec.items()
-    if how == "choice":
-        return {"choice": _space_entry(name, args, "grid")}
+    if how == "choice":  # a list of values, nothing else: not the grid's forms
+        if not isinstance(args, list) or not args:
+            _fail(where, "choice must be a non-empty list of values, e.g. { choice = [0.1, 1.0] }",
+                  args)
+        return {"choice": [check(f"{where} value", v) for v in args]}
     size = 3 if how in GRID_SPECS else 2
     if (not isinstance(args, list) or len(args) != size
             or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args)):
