@@ -298,6 +298,18 @@ def test_csv_errors_name_the_data_key_and_the_fix_in_toml(tmp_path, capsys):
     assert 'Set [data] task = "classification" or choose another [data] target' in err
 
 
+def test_an_integer_target_for_a_linear_model_is_told_the_task_key(tmp_path, capsys):
+    """An integer column is read as classes; the fix for a linear model is [data] task."""
+    rows = "".join(f"{i},{i % 7},{3 * i + 10}\n" for i in range(30))
+    (tmp_path / "counts.csv").write_text("a,b,count\n" + rows)
+    config = "[data]\npath = 'counts.csv'\ntarget = 'count'\n[model]\nkind = 'linear'\n"
+    err = _error_line(tmp_path, capsys, config)
+    assert "'linear' is for regression" in err and '[data] task = "regression"' in err, err
+    # Text classes cannot be a regression target: no such advice.
+    err = _error_line(tmp_path, capsys, "[data]\npath = 'example:iris'\n[model]\nkind = 'linear'\n")
+    assert "'linear' is for regression" in err and "task" not in err, err
+
+
 def test_a_finished_run_is_never_overwritten_silently(tmp_path, capsys):
     """A second run into a results folder is refused before any work; --overwrite replaces
     the results whole, leaving no plot of the earlier run beside them."""

@@ -112,16 +112,21 @@ def _model(kind: str, model: dict, task: str, n_classes: int, config: dict):
                       n_outputs=n_classes if task == "classification" and n_classes > 2 else None)
 
 
-def _check_task(cfg: dict, task: str, n_classes: int) -> tuple[str, str]:
-    """The loss and metric, checked against the model and the target."""
+def _check_task(cfg: dict, task: str, classes: tuple | None) -> tuple[str, str]:
+    """The loss and metric, checked against the model and the target (`classes`: the
+    class labels, None for regression)."""
+    n_classes = 0 if classes is None else len(classes)
     kind = cfg["model"]["kind"]
     if task == "regression" and kind in ("logistic", "softmax"):
         raise ConfigError(f"[model] kind: {kind!r} needs class labels, but the target is "
                           f"numeric (regression); use 'linear' or 'mlp', or [data] task = "
                           f"\"classification\".")
     if task == "classification" and kind == "linear":
+        # An integer column (a count, a score) is read as classes unless told otherwise.
+        numeric = all(isinstance(c, (int, float)) for c in classes)
+        regression = ', or [data] task = "regression" for a numeric target' if numeric else ""
         raise ConfigError("[model] kind: 'linear' is for regression, but the target holds "
-                          "classes; use 'logistic' (2 classes), 'softmax' or 'mlp'.")
+                          f"classes; use 'logistic' (2 classes), 'softmax' or 'mlp'{regression}.")
     if kind == "logistic" and n_classes != 2:
         raise ConfigError(f"[model] kind: 'logistic' is binary, but the target has {n_classes} "
                           f"classes; use 'softmax' or 'mlp'.")
@@ -314,7 +319,7 @@ def run(cfg: dict, *, output: str, progress: bool) -> Outcome:
     start = time.perf_counter()
     dataset, task = load(cfg)
     n_classes = 0 if dataset.classes is None else len(dataset.classes)
-    loss, metric = _check_task(cfg, task, n_classes)
+    loss, metric = _check_task(cfg, task, dataset.classes)
     if task == "classification":
         _check_class_counts(cfg, dataset)
     split_key, fold_key, space_key, search_key = jax.random.split(jax.random.key(cfg[""]["seed"]), 4)
