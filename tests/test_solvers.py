@@ -254,6 +254,20 @@ def test_ridge_closed_form_matches_sklearn_in_one_step(x64):
     np.testing.assert_allclose(result.params["b"], reference.intercept_, atol=1e-6)
 
 
+@pytest.mark.parametrize("scale", [1e-3, 1e3])
+def test_closed_form_is_exact_in_float32_for_small_and_large_feature_scales(scale):
+    # The Hessian's intercept entry is 2 while a feature of scale 1e-3 curves by 2e-6:
+    # a Cholesky ridge relative to the largest entry swamped the features (w 2.5× small).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2)) * scale
+    y = X @ (np.array([1.0, -2.0]) / scale) + 0.1 * rng.normal(size=100) + 3.0
+    reference = np.linalg.lstsq(np.column_stack([X, np.ones(100)]), y, rcond=None)[0]
+    result = jaxfit.fit(models.linear(), "squared_error", X.astype(np.float32), y.astype(np.float32),
+                        optimizer=solvers.closed_form(), steps=1)
+    np.testing.assert_allclose(np.asarray(result.params["w"]) * scale, reference[:2] * scale, rtol=1e-3)
+    np.testing.assert_allclose(result.params["b"], reference[2], rtol=1e-3, atol=1e-3)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_ridge_loo_equals_explicit_leave_one_out(x64, weighted):
     X, y = _diabetes()
