@@ -206,6 +206,19 @@ def test_standardize_small_spread_around_a_large_mean_matches_sklearn(rng):
     assert standardize(X, w).scale[3] == 1.0
 
 
+@pytest.mark.parametrize("unit", [1e-20, 1e20])
+def test_standardize_huge_and_tiny_float32_columns_match_sklearn(rng, unit):
+    # Their squares overflow float32 to inf (or underflow to 0), which once read as a
+    # constant column and left them unscaled (scale 1); a constant column keeps scale 1.
+    X = np.column_stack([rng.normal(3.0, 2.0, size=50) * unit, np.full(50, 7 * unit)])
+    X = X.astype(np.float32)
+    ref = StandardScaler().fit(X.astype(np.float64))
+    scaling = standardize(X)
+    np.testing.assert_allclose(scaling.mean, ref.mean_, rtol=1e-5)
+    np.testing.assert_allclose(scaling.scale, ref.scale_, rtol=1e-5)
+    np.testing.assert_allclose(scaling.apply(X), ref.transform(X.astype(np.float64)), rtol=1e-4, atol=1e-5)
+
+
 def test_standardize_weighted_matches_numpy(x64, rng):
     X = rng.normal(size=(30, 3))
     w = rng.uniform(0.1, 2.0, size=30)

@@ -108,6 +108,15 @@ def standardize(X, sample_weight=None) -> Scaling:
 @_compile.jit
 def _standardize(X, w):
     w = weights_or_ones(w, X.shape[0], X.dtype)
+    # Each column is divided by a power of two near its largest |value| (of positive
+    # weight), which is exact: the statistics keep their bits, but the squares of huge
+    # (1e20) or tiny (1e-20) float32 columns no longer overflow to inf or underflow to
+    # 0, either of which left the column unscaled (scale 1) as if it were constant.
+    used = (w > 0)[:, None]
+    _, exponent = jnp.frexp(jnp.max(jnp.where(used, jnp.abs(X), 0), axis=0))
+    info = jnp.finfo(X.dtype)
+    unit = jnp.ldexp(jnp.ones((), X.dtype), jnp.clip(exponent - 1, info.minexp + 1, info.maxexp - 1))
+    X = X * (1 / unit)[None, :]
     # Products with an explicit reciprocal, not divisions: XLA rewrites `x / t` by a
     # broadcast scalar into `x * (1 / t)` in some programs and not in others (the
     # 1-device search but not its SPMD-partitioned 4-device twin), and the two differ
@@ -132,8 +141,8 @@ def _standardize(X, w):
     eps = float(np.finfo(np.float64).eps)
     n_used = jnp.sum(w > 0).astype(X.dtype)
     bound = n_used * eps * var + (n_used * mean * eps) ** 2
-    scale = jnp.where(constant | (var <= bound), jnp.ones_like(var), jnp.sqrt(var))
-    return Scaling(mean, scale)
+    scale = jnp.where(constant | (var <= bound), 1 / unit, jnp.sqrt(var))
+    return Scaling(mean * unit, scale * unit)
 
 
 def one_hot(y, n_classes: int) -> jax.Array:
