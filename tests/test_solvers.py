@@ -283,6 +283,19 @@ def test_ridge_loo_equals_explicit_leave_one_out(x64, weighted):
             assert abs(errors[j, i] - (y[i] - fit.predict(X[i:i + 1])[0])) < 1e-8
 
 
+def test_ridge_loo_keeps_a_small_scale_feature_in_float32():
+    # Singular values 1e4 apart are well resolved in float32; a rank cut-off at
+    # sqrt(eps) · s[0] dropped the small feature (leave-one-out RMS 2.0, not 0.1).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 2)) * np.array([1.0, 1e-4])
+    y = X @ np.array([1.0, 2e4]) + 0.1 * rng.normal(size=50)
+    alpha = 1e-10
+    expected = [y[i] - Ridge(alpha=alpha, solver="svd").fit(np.delete(X, i, 0), np.delete(y, i))
+                .predict(X[i:i + 1])[0] for i in range(50)]
+    errors = solvers.ridge_loo(X.astype(np.float32), y.astype(np.float32), np.array([alpha]))
+    np.testing.assert_allclose(errors[0], expected, atol=1e-3)
+
+
 def test_nelder_mead_minimizes_rosenbrock_and_non_smooth(x64):
     rosenbrock = solvers.nelder_mead(lambda x: (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2,
                                      jnp.array([-1.2, 1.0]), tol=1e-10)

@@ -107,7 +107,10 @@ def _ridge_loo(X, y, alphas, weight, fit_intercept):
     root = jnp.sqrt(weight)
     u, s, vt = jnp.linalg.svd(root[:, None] * X, full_matrices=False)
     s2 = s * s
-    kept = s2 > jnp.finfo(X.dtype).eps * s2.shape[0] * s2[0]    # rank cut-off; s is sorted
+    # Rank cut-off on s itself, as NumPy's lstsq (s is sorted). On s², it dropped
+    # directions with s below sqrt(eps) · s[0]: in float32, a feature of scale 1e-4
+    # beside one of scale 1, well resolved by the SVD, was discarded.
+    kept = s > jnp.finfo(X.dtype).eps * max(X.shape) * s[0]
     safe = jnp.where(kept, s2, 1.0)
     shrink = jnp.where(kept, safe / (safe + alphas[:, None]), 0.0)          # [a, k]
     coef = jnp.einsum("kd,ak,km->adm", vt, shrink / jnp.sqrt(safe),
