@@ -121,6 +121,27 @@ def test_classifier_search_scores_are_weighted_as_gridsearchcv(x64, scoring):
                                rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("estimator, labels, scoring", [
+    (LogisticRegression(), "binary", "r2"), (LogisticRegression(), "multiclass", "neg_mean_absolute_error"),
+    (Ridge(), None, "accuracy"), (Ridge(), None, "neg_log_loss")])
+def test_search_refuses_a_scorer_for_the_other_kind_of_target(estimator, labels, scoring):
+    # scikit-learn scores a classifier's predicted labels with a regression scorer (our
+    # logits would give another number), and a regressor with a classification scorer
+    # NaN; a clear refusal beats a number without meaning.
+    X, y, _ = _regression()
+    if labels is not None:
+        y = np.digitize(y, [0.0] if labels == "binary" else [-1.0, 1.0])
+    theirs = GridSearchCV(sk_linear.Ridge() if labels is None else sk_linear.LogisticRegression(),
+                          {}, cv=3, scoring=scoring, error_score=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's warning on its NaN scores
+        reference = theirs.fit(X, y).cv_results_["mean_test_score"][0]
+    assert np.isnan(reference) == (labels is None)
+    with pytest.raises(ValueError, match=f"`scoring` '{scoring}' is a .* scorer, but "
+                                         f"{type(estimator).__name__} is a"):
+        SearchCV(estimator, {}, cv=3, scoring=scoring).fit(X, y)
+
+
 # ------------------------------------------------------------- MLPRegressor
 
 

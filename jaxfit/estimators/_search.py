@@ -47,6 +47,23 @@ _SCORERS = {
 }
 
 
+_REGRESSION_SCORERS = ("r2", "neg_mean_squared_error", "neg_root_mean_squared_error",
+                       "neg_mean_absolute_error")
+
+
+def _check_scoring_task(scoring: str, task, estimator) -> None:
+    """Refuse a scorer meant for the other kind of target. A regression scorer here reads
+    a classifier's logits, not its predicted labels as scikit-learn does, so it gives a
+    number without meaning; a classification scorer on a regressor's real-valued
+    predictions fails or scores nothing (scikit-learn scores NaN)."""
+    regression = task.kind == "regression"
+    if (scoring in _REGRESSION_SCORERS) != regression:
+        kind, instead = (("classification", "'r2' or 'neg_mean_squared_error'") if regression else
+                         ("regression", "'accuracy' or 'neg_log_loss'"))
+        raise ValueError(f"`scoring` {scoring!r} is a {kind} scorer, but {type(estimator).__name__} "
+                         f"is a {'regressor' if regression else 'classifier'}; use {instead}.")
+
+
 def _check_grids(param_grid, argument: str) -> list[dict]:
     """`param_grid` as a list of `{name: non-empty list of values}`."""
     grids = [param_grid] if isinstance(param_grid, dict) else list(param_grid)
@@ -244,7 +261,8 @@ class SearchCV(BaseEstimator):
       scoring: None (the estimator's `score`: accuracy or R²) or a scikit-learn scorer
         name: "accuracy", "r2", "neg_mean_squared_error", "neg_root_mean_squared_error",
         "neg_mean_absolute_error", "neg_log_loss", "roc_auc", "f1", "precision",
-        "recall" (also "_micro", "_macro", "_weighted").
+        "recall" (also "_micro", "_macro", "_weighted"); the first four for regressors,
+        the others for classifiers.
       refit: refit the best candidate on all the data as `best_estimator_`.
       random_state: seed for drawing from `param_distributions`.
 
@@ -339,6 +357,7 @@ class SearchCV(BaseEstimator):
         encoder = clone(self.estimator)
         y_np, task = encoder._task(y, X_checked.shape[0])
         check_length(X_checked, y_np)
+        _check_scoring_task(scoring, task, self.estimator)
         labels = y_np if task.kind == "regression" else encoder.classes_[y_np]
         folds = _folds(self.cv, X_checked, labels, task, groups)
         data = (device_array(X_checked), jnp.asarray(y_np) if y_np.dtype.kind in "iu" else device_array(y_np))
