@@ -142,6 +142,25 @@ def test_search_refuses_a_scorer_for_the_other_kind_of_target(estimator, labels,
         SearchCV(estimator, {}, cv=3, scoring=scoring).fit(X, y)
 
 
+@pytest.mark.parametrize("outputs, rows, shape, match", [
+    (1, 60, (59,), "inconsistent numbers of samples"), (2, 60, (59, 2), "inconsistent numbers of samples"),
+    (2, 30, (60,), "inconsistent numbers of samples"),  # once reshaped to (30, 2): a wrong score
+    (2, 60, (60,), r"`y` must have shape \(60, 2\)"), (1, 60, (60, 2), r"`y` must have shape \(60,\)")])
+def test_regressor_score_refuses_targets_of_the_wrong_shape_as_sklearn(outputs, rows, shape, match):
+    X, y, rng = _regression()
+    Y = y if outputs == 1 else np.c_[y, -y]
+    bad = rng.randn(*shape)
+    theirs = sk_linear.Ridge().fit(X[:rows], Y[:rows])
+    with pytest.raises(ValueError):
+        theirs.score(X[:rows], bad)
+    ours = Ridge().fit(X[:rows], Y[:rows])
+    with pytest.raises(ValueError, match=match):
+        ours.score(X[:rows], bad)
+    # A column for one output is scored as scikit-learn's r2_score scores it.
+    if outputs == 1:
+        assert ours.score(X, Y[:, None]) == pytest.approx(theirs.score(X, Y[:, None]), rel=1e-5)
+
+
 # ------------------------------------------------------------- MLPRegressor
 
 

@@ -156,7 +156,14 @@ class RegressorMixin:
     def score(self, X, y, sample_weight=None) -> float:
         """R² of the predictions (`jaxfit.metrics.r2`, as `sklearn.metrics.r2_score`)."""
         pred = self.predict(X)
-        y = as_targets(y, multi_output=True).reshape(pred.shape)
+        y = as_targets(y, multi_output=True)
+        check_length(pred, y)
+        if y.ndim == 2 and y.shape[1] == 1 and pred.ndim == 1:  # a column, as r2_score takes
+            y = y[:, 0]
+        if y.shape != pred.shape:  # reshaping would pair targets with the wrong predictions
+            raise ValueError(f"`y` must have shape {pred.shape}, the shape of this "
+                             f"{type(self).__name__}'s predictions; got {y.shape}. Pass the "
+                             f"targets of the outputs it was fitted on.")
         w = None if sample_weight is None else as_sample_weight(sample_weight, pred.shape[0])
         return float(metrics.r2(y, pred, sample_weight=w))
 
