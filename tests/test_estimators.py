@@ -225,6 +225,16 @@ def test_kmeans_predicts_its_own_labels_far_from_the_origin():
     np.testing.assert_allclose(far.transform(X), distances, atol=1e-2)
 
 
+def test_kmeans_output_names_are_the_fitted_clusters_as_sklearn():
+    # set_params after fit changes n_clusters, not the fitted centers nor their names.
+    X, _ = _standardized("iris")
+    ours, theirs = (model.set_output(transform="pandas").fit(X).set_params(n_clusters=5)
+                    for model in (KMeans(3, n_init=1, random_state=0),
+                                  sk_cluster.KMeans(3, n_init=1, random_state=0)))
+    assert list(ours.get_feature_names_out()) == list(theirs.get_feature_names_out())
+    assert list(ours.transform(X).columns) == list(theirs.transform(X).columns) == ["kmeans0", "kmeans1", "kmeans2"]
+
+
 @pytest.mark.parametrize("n_components", [3, 0.9, None])
 def test_pca_matches_sklearn(x64, n_components):
     X, _ = _standardized("wine")

@@ -133,7 +133,8 @@ class KMeans(_TransformerMixin, BaseEstimator):
         """Output column names "kmeans0", "kmeans1", ..., as scikit-learn names them."""
         del input_features
         self._check_fitted()
-        return np.asarray([f"kmeans{i}" for i in range(self.n_clusters)], dtype=object)
+        # The fitted centers, not `n_clusters`, which set_params may change after fit.
+        return np.asarray([f"kmeans{i}" for i in range(self.cluster_centers_.shape[0])], dtype=object)
 
     def score(self, X, y=None, sample_weight=None) -> float:
         """Minus the inertia of `X` on the fitted centers (higher is better)."""
