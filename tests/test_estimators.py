@@ -404,3 +404,17 @@ def test_params_repr_and_errors():
         LogisticRegression(max_iter=500).fit(X, y).predict(X[:, :3])
     with pytest.raises(TypeError, match="supervised estimators"):
         SearchCV(KMeans(), {"n_clusters": [2, 3]}).fit(X, y)
+
+
+@pytest.mark.parametrize("n_components, error, match", [
+    ("mle", TypeError, r"must be an int, a float in \(0, 1\) or None; got 'mle'"),
+    (1.0, ValueError, r"float n_components must be in \(0, 1\); got 1.0"),
+    (0.0, ValueError, r"float n_components must be in \(0, 1\); got 0.0")])
+def test_pca_n_components_errors_name_every_accepted_kind(n_components, error, match):
+    # scikit-learn refuses 1.0 and 0.0 too, naming every kind it takes (its "mle" is not
+    # one of ours); our message once offered floats alone, in "(0.0, 1.0]".
+    X, _ = _standardized("wine")
+    with pytest.raises((ValueError, TypeError), match="'n_components' parameter of PCA must be"):
+        sk_decomposition.PCA(1.0 if n_components == "mle" else n_components).fit(X)
+    with pytest.raises(error, match=match):
+        PCA(n_components).fit(X)

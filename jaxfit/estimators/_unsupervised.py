@@ -194,8 +194,12 @@ class PCA(_TransformerMixin, BaseEstimator):
                 raise ValueError(f"n_components={k} must be between 1 and min(n_samples, n_features)="
                                  f"{min(n, d)}.")
             return int(k), None
-        share = check_real(self, "n_components", low=0.0, high=1.0, open_low=True)
-        if share >= 1.0:
+        # Not check_real: its message would name floats alone, and the range [.., 1.0].
+        if isinstance(k, bool) or not isinstance(k, numbers.Real):
+            raise TypeError(f"The 'n_components' parameter of PCA must be an int, a float in (0, 1) "
+                            f"or None; got {k!r}.")
+        share = float(k)
+        if not 0.0 < share < 1.0:
             raise ValueError(f"A float n_components must be in (0, 1); got {share}.")
         return min(n, d), share
 
