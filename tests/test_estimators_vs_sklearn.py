@@ -161,6 +161,24 @@ def test_regressor_score_refuses_targets_of_the_wrong_shape_as_sklearn(outputs, 
         assert ours.score(X, Y[:, None]) == pytest.approx(theirs.score(X, Y[:, None]), rel=1e-5)
 
 
+def test_search_cv_none_is_five_folds_as_sklearn(x64):
+    X, y, _ = _regression()
+    grid = {"alpha": [0.1, 10.0]}
+    ours = SearchCV(Ridge(), grid, cv=None).fit(X, y)
+    theirs = GridSearchCV(sk_linear.Ridge(), grid, cv=None).fit(X, y)
+    assert ours.n_splits_ == theirs.n_splits_ == 5
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"], rtol=1e-8)
+
+
+@pytest.mark.parametrize("cv", [3.0, "5", True])
+def test_search_refuses_a_cv_of_the_wrong_kind_naming_it(cv):
+    X, y, _ = _regression()
+    with pytest.raises((TypeError, ValueError)):
+        GridSearchCV(sk_linear.Ridge(), {"alpha": [1.0]}, cv=cv).fit(X, y)
+    with pytest.raises(TypeError, match=f"`cv` must be None .* got {cv!r}"):
+        SearchCV(Ridge(), {"alpha": [1.0]}, cv=cv).fit(X, y)
+
+
 # ------------------------------------------------------------- MLPRegressor
 
 

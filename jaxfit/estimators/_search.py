@@ -158,6 +158,8 @@ def _sampled_candidates(distributions, n_iter: int, random_state) -> list[dict]:
 def _folds(cv, X, y, task, groups):
     """Folds for `cv`; `y` holds the user's labels for a classifier (named in messages)."""
     n = X.shape[0]
+    if cv is None:  # scikit-learn's default
+        cv = 5
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
         if not 2 <= cv <= n:
             raise ValueError(f"Cannot have number of splits n_splits={cv} greater than the number "
@@ -165,6 +167,9 @@ def _folds(cv, X, y, task, groups):
         if task.kind == "regression":
             return model_selection.kfold(n, int(cv))
         return model_selection.stratified_kfold(y, int(cv), rare_classes="warn")
+    if isinstance(cv, (str, bool)) or not (hasattr(cv, "split") or hasattr(cv, "__iter__")):
+        raise TypeError(f"`cv` must be None (5 folds), an int >= 2, a scikit-learn splitter or an "
+                        f"iterable of (train, test) index arrays; got {cv!r}.")
     splits = cv.split(X, y, groups) if hasattr(cv, "split") else cv
     return model_selection.Folds.from_indices(splits, n)
 
@@ -256,7 +261,7 @@ class SearchCV(BaseEstimator):
       param_distributions: `{name: list or scipy.stats distribution}` or a list of them
         (random search, `n_iter` draws); give this or `param_grid`.
       n_iter: candidates drawn from `param_distributions`.
-      cv: number of folds (stratified for classifiers, as scikit-learn), a
+      cv: number of folds (stratified for classifiers, as scikit-learn; None is 5), a
         scikit-learn splitter, or an iterable of `(train, test)` index pairs.
       scoring: None (the estimator's `score`: accuracy or R²) or a scikit-learn scorer
         name: "accuracy", "r2", "neg_mean_squared_error", "neg_root_mean_squared_error",
