@@ -179,6 +179,17 @@ def test_search_refuses_a_cv_of_the_wrong_kind_naming_it(cv):
         SearchCV(Ridge(), {"alpha": [1.0]}, cv=cv).fit(X, y)
 
 
+def test_search_refuses_several_metrics_or_a_callable_scoring_naming_it():
+    # scikit-learn's searches take these; ours take one scorer name, and say so (a list
+    # once failed inside with "unhashable type: 'list'").
+    X, y, _ = _regression()
+    theirs = GridSearchCV(sk_linear.Ridge(), {"alpha": [1.0]}, cv=3, scoring=["r2"], refit="r2").fit(X, y)
+    assert "mean_test_r2" in theirs.cv_results_
+    for scoring in (["r2"], {"r2": "r2"}, lambda estimator, X, y: 0.0):
+        with pytest.raises(TypeError, match="'scoring' parameter of SearchCV must be None or a scorer name"):
+            SearchCV(Ridge(), {"alpha": [1.0]}, cv=3, scoring=scoring).fit(X, y)
+
+
 # ------------------------------------------------------------- MLPRegressor
 
 

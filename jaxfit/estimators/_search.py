@@ -333,6 +333,10 @@ class SearchCV(BaseEstimator):
     def _scoring(self) -> str:
         if self.scoring is None:
             return "accuracy" if self._estimator_type == "classifier" else "r2"
+        if not isinstance(self.scoring, str):
+            raise TypeError(f"The 'scoring' parameter of SearchCV must be None or a scorer name "
+                            f"(str), one of {sorted(_SCORERS)}; got {self.scoring!r}. Callables "
+                            f"and several metrics at once (lists, dicts) are not supported.")
         if self.scoring not in _SCORERS:
             raise ValueError(f"The 'scoring' parameter of SearchCV must be None or one of "
                              f"{sorted(_SCORERS)}; got {self.scoring!r}.")
