@@ -95,8 +95,20 @@ def test_diverging_config_is_reported_ranked_last_and_harmless():
     doomed = ms.search(REGRESSION.train, REGRESSION.score, X_REG, Y_REG,
                        ms.grid(lr=[10.0, 20.0]), FOLDS_REG)
     assert doomed.rank.tolist() == [1, 1]
-    with pytest.raises(ValueError, match="no configuration has a finite mean score"):
+    with pytest.raises(ValueError, match="no configuration has a finite mean score.*smaller learning"):
         doomed.best_config
+
+
+def test_no_best_config_for_a_metric_undefined_on_every_fold_says_so():
+    # 20 rows of each class, unshuffled halves: each test fold holds one class, where ROC
+    # AUC is undefined; smaller learning rates (the advice for diverged fits) cannot help.
+    rows = np.concatenate([np.flatnonzero(Y_CLS == 0)[:20], np.flatnonzero(Y_CLS == 1)[:20]])
+    fns = ms.make_fit_fns(models.logistic(), "binary_cross_entropy", optimizer=lambda c: optax.sgd(c["lr"]),
+                          steps=10, metric="roc_auc")
+    result = ms.search(fns.train, fns.score, X_CLS[rows], Y_CLS[rows], ms.grid(lr=[0.1]), ms.kfold(40, 2))
+    assert (result.status == "invalid_score").all()
+    with pytest.raises(ValueError, match="metric was not finite on some test fold"):
+        result.best_config
 
 
 def test_static_values_compile_one_program_each():

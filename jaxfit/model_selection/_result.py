@@ -83,10 +83,14 @@ class SearchResult:
     def best_index(self) -> int:
         """Row of the best configuration (the first among ties)."""
         if not np.isfinite(self.mean).any():
-            raise ValueError("no configuration has a finite mean score (see `status`: every "
-                             "configuration diverged or scored NaN on some fold), so there is "
-                             "no best one. Narrow the space to stable values (e.g. smaller "
-                             "learning rates).")
+            # The fix depends on why: the fits, or the metric on some test fold.
+            fix = ("The metric was not finite on some test fold (e.g. roc_auc on a fold "
+                   "with one class, r2 on a fold of one sample): use other folds (stratified, "
+                   "fewer) or another metric." if (self.status == "invalid_score").any() else
+                   "Narrow the space to stable values (e.g. smaller learning rates).")
+            raise ValueError(f"no configuration has a finite mean score (see `status`: every "
+                             f"configuration diverged or scored NaN on some fold), so there is "
+                             f"no best one. {fix}")
         return int(np.argmin(self.rank))
 
     def config(self, index: int) -> dict[str, Any]:
