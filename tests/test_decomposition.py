@@ -94,6 +94,22 @@ def test_jit_and_vmap():
     np.testing.assert_allclose(boot[0], boot[1], rtol=1e-4)
 
 
+def test_weighted_mean_is_accurate_in_float32():
+    # 10^6 float32 rows near 1000: computed as the product w @ X, whose rows XLA's CPU
+    # backend added one after another, the weighted mean came out 9 off and the
+    # variances 160 times too large.
+    X = (np.random.default_rng(0).normal(size=(1_000_000, 2)) + 1000).astype(np.float32)
+    w = np.ones(len(X), np.float32)
+    w[::2] = 2.0
+    ours = pca(X, 2, solver="full", sample_weight=w)
+    X64, w64 = X.astype(np.float64), w.astype(np.float64)
+    mean = w64 @ X64 / w64.sum()
+    Xc = (X64 - mean) * np.sqrt(w64)[:, None]
+    variances = np.linalg.eigvalsh(Xc.T @ Xc / (w64.sum() - 1))[::-1]
+    np.testing.assert_allclose(ours.mean, mean, rtol=1e-6)
+    np.testing.assert_allclose(ours.explained_variance, variances, rtol=1e-4)
+
+
 X_GOOD = np.random.default_rng(0).normal(size=(10, 4))
 X_NAN = X_GOOD.copy()
 X_NAN[3, 3] = np.nan

@@ -109,7 +109,10 @@ def _pca(X, w, key, *, n_components, solver, n_oversamples, n_iter):
         Xc = X - mean
     else:
         n = jnp.sum(w)
-        mean = (w @ X) / n
+        # A reduction, which XLA adds as a tree, not the product w @ X, whose n rows the
+        # CPU backend may add one after another: a float32 mean of 10^6 rows near 1000
+        # came out 9 off, and the variances 160 times too large.
+        mean = jnp.sum(w[:, None] * X, axis=0) / n
         Xc = (X - mean) * jnp.sqrt(w)[:, None]
     if solver == "covariance_eigh":
         # The d × d scatter matrix of the centered data (centering first, rather than
