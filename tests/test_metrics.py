@@ -91,6 +91,17 @@ def test_zero_division_gives_zero():
     assert float(M.f1(np.zeros(4, int), never_positive)) == 0.0
 
 
+def test_confusion_matrix_weighted_counts_do_not_stall_in_float32():
+    # One heavy sample (2^24), then 2^16 of weight 1 in each cell of the diagonal. Added
+    # one after another in float32 (XLA's CPU product did), 1 + 2^24 rounds to 2^24 and
+    # every light sample was lost: the same stall that counted 2^25 samples as 2^24.
+    n = 2**16
+    y = np.r_[0, np.zeros(n, int), np.ones(n, int)]
+    w = np.r_[2.0**24, np.ones(2 * n)].astype(np.float32)
+    expected = skm.confusion_matrix(y, y, sample_weight=w.astype(np.float64))
+    np.testing.assert_allclose(M.confusion_matrix(y, y, sample_weight=w), expected, rtol=1e-4)
+
+
 def test_roc_auc_hand_computed_with_ties():
     # Pairs (pos, neg): 0.5>0.2 wins, 0.5=0.5 ties, 0.9 beats both: (1 + 0.5 + 2) / 4.
     auc = M.roc_auc(np.array([1, 1, 0, 0]), np.array([0.5, 0.9, 0.2, 0.5]))

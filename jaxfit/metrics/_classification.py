@@ -30,6 +30,8 @@ from ._common import (as_labels, as_weights, check_same_length, concrete_labels,
                       resolve_n_classes, safe_divide, weighted_mean)
 
 _AVERAGES = ("binary", "micro", "macro", "weighted")
+# Rows per product in `_confusion_matrix`, whose partial matrices are then summed.
+_CONFUSION_BLOCK = 256
 
 
 def _labels_and_weights(y_true, y_pred, sample_weight):
@@ -399,6 +401,14 @@ def confusion_matrix(y_true, y_pred, *, n_classes=None, sample_weight=None):
 def _confusion_matrix(y_true, y_pred, w, n_classes):
     w = _float_weights(w, y_true)
     t = w[:, None] * jax.nn.one_hot(y_true, n_classes, dtype=w.dtype)
+    p = jax.nn.one_hot(y_pred, n_classes, dtype=w.dtype)
+    # XLA's CPU backend may add a product's n rows one after another, and a float32 sum
+    # stops growing at 2^24 times its terms (2^25 samples of one class counted 2^24). So
+    # each block of rows is a product and the blocks are added by a reduction, a tree.
+    # Blocks of at least n_classes rows keep the partial matrices no larger than `t`.
+    block = max(_CONFUSION_BLOCK, n_classes)
+    m = -(-y_true.shape[0] // block)
+    pad = ((0, m * block - y_true.shape[0]), (0, 0))
+    t, p = (jnp.pad(a, pad).reshape(m, block, n_classes) for a in (t, p))
     # HIGHEST keeps weighted counts exact on accelerators whose default matmul is TF32.
-    return jnp.matmul(t.T, jax.nn.one_hot(y_pred, n_classes, dtype=w.dtype),
-                      precision=jax.lax.Precision.HIGHEST)
+    return jnp.einsum("mbi,mbj->mij", t, p, precision=jax.lax.Precision.HIGHEST).sum(axis=0)
