@@ -209,10 +209,20 @@ def _check_model_fits(model, loss, params_spec, X_spec, y_spec):
     Takes shape specs, not arrays, so repeated calls with the same shapes skip the trace.
     """
     X, y = (jax.tree_util.tree_unflatten(*spec) for spec in (X_spec, y_spec))
-    if params_spec is None:
-        params = jax.eval_shape(lambda k: model.init(k, X.shape[1]), host_key(0))
-    else:
-        params = jax.tree_util.tree_unflatten(*params_spec)
+    params = jax.eval_shape(lambda k: model.init(k, X.shape[1]), host_key(0))
+    if params_spec is not None:
+        # `apply` alone does not catch every mismatch: an mlp's apply runs on the params
+        # of a shallower mlp (a different model trained, silently), and a list of
+        # numbers is a list of scalar leaves, not a vector.
+        given = jax.tree_util.tree_unflatten(*params_spec)
+        shapes = lambda tree: jax.tree_util.tree_map(lambda leaf: tuple(leaf.shape), tree)
+        if (jax.tree_util.tree_structure(given) != jax.tree_util.tree_structure(params)
+                or shapes(given) != shapes(params)):
+            raise ValueError(f"`params` do not fit the model: they must have the structure and "
+                             f"shapes of model.init(key, {X.shape[1]}), {shapes(params)}; got "
+                             f"{shapes(given)}. Start from model.init or a fitted result's "
+                             f"params; each leaf is one array (jnp.zeros(3), not [0, 0, 0]).")
+        params = given
     try:
         outputs = jax.eval_shape(lambda p, x: model.apply(p, x), params, X)
     except Exception as err:

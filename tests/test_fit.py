@@ -297,6 +297,13 @@ def test_float32_data_under_x64_with_early_stopping(x64):
     (dict(model=models.mlp((4,)), loss="softmax_cross_entropy", y=np.arange(20) % 3),
      ValueError, r"one output per class"),
     (dict(params={"w": np.array(["0", "0", "0"]), "b": 0.0}), TypeError, r"`params\['w'\]` must hold numbers"),
+    # The params of a shallower mlp: its apply runs on them, training another model.
+    (dict(model=models.mlp((4,)), params={"layers": [{"w": np.zeros((3, 1)), "b": np.zeros(1)}]}),
+     ValueError, r"`params` do not fit the model: .*shapes of model.init\(key, 3\)"),
+    # A list is a pytree of scalar leaves, not a vector.
+    (dict(params={"w": [0.0, 0.0, 0.0], "b": 0.0}), ValueError, r"each leaf is one array"),
+    # A column of weights: blamed on y ("does not fit the model outputs") before.
+    (dict(params={"w": np.zeros((3, 1)), "b": np.zeros(1)}), ValueError, r"`params` do not fit the model:"),
 ])
 def test_bad_input_raises_before_tracing(kwargs, error, match):
     args = dict(model=models.linear(), loss="squared_error", X=X_OK, y=Y_OK, optimizer=SGD, steps=5)
