@@ -58,7 +58,7 @@ class _State(NamedTuple):
     best_params: Any
     best_val: jax.Array      # best validation loss so far
     bad_epochs: jax.Array    # int32, epochs since the validation loss last improved
-    epoch_loss: jax.Array    # mean mini-batch objective of the last epoch (SGD tolerance)
+    epoch_loss: jax.Array    # last epoch's batch objectives, averaged over its samples (SGD tolerance)
     converged: jax.Array
     diverged: jax.Array
     stopped: jax.Array       # early stopping triggered
@@ -431,7 +431,12 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
         s, pos = _loops.while_loop(more, body, (s, jnp.int32(0)))
         taken = jnp.arange(steps)
         in_epoch = (taken >= first_step) & (taken < s.step)
-        epoch_loss = jnp.sum(jnp.where(in_epoch, s.history, 0.0)) / jnp.maximum(s.step - first_step, 1)
+        # Each batch weighs by its number of samples, as in scikit-learn's MLP: a plain
+        # mean of the batch objectives gave a last batch of 1 sample (n = 101, batch 100)
+        # half the epoch, and its noise stopped fits as "converged" that still improved.
+        rows = jnp.clip(n_active - (taken - first_step) * batch_size, 0, batch_size)
+        rows = jnp.where(in_epoch, rows, 0).astype(s.history.dtype)
+        epoch_loss = jnp.sum(jnp.where(in_epoch, s.history * rows, 0.0)) / jnp.maximum(jnp.sum(rows), 1)
         return end_epoch(s, epoch_loss, complete=pos >= n_active)
 
     def running(s: _State):

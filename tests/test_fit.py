@@ -209,6 +209,25 @@ def test_sgd_tolerance_is_judged_on_whole_epochs_only():
     assert bool(still.converged) and int(still.n_steps) == 16
 
 
+def test_sgd_tolerance_weighs_each_batch_by_its_samples():
+    # 101 samples in batches of 100: each epoch ends with a batch of one sample, which
+    # a plain mean of the two batch objectives gave half the epoch's loss.
+    X, y = regression_problem(n=101, d=3, noise=1.0)
+    batch, tol = 100, 1e-2
+    for seed in range(3):
+        result = jaxfit.fit(models.linear(), "squared_error", X, y, optimizer=optax.sgd(0.01),
+                            steps=400, batch_size=batch, tol=tol, key=jax.random.key(seed))
+        # Reference: the rule of the docstring on the epoch's mean over its samples.
+        history = np.asarray(result.history, np.float64)
+        rows = np.array([batch, 101 - batch])
+        epochs = (history[:400].reshape(200, 2) * rows).sum(axis=1) / 101
+        met = epochs[:-1] - epochs[1:] < tol * np.maximum(np.abs(epochs[:-1]), 1.0)
+        first = int(np.argmax(met)) + 1  # the epoch that met it, counted from 0
+        assert met.any() and first > 5  # the fit improves well above tol at first
+        assert bool(result.converged)
+        assert int(result.n_steps) == 2 * (first + 1)
+
+
 def test_params_as_python_numbers_or_integers_start_like_floats():
     X, y = regression_problem(n=32, d=3)
     fit = lambda params: jaxfit.fit(models.linear(), "squared_error", X, y, optimizer=SGD, steps=20,
