@@ -335,6 +335,28 @@ def test_proximal_optax_gives_exact_zeros():
     np.testing.assert_allclose(result.params["w"], reference.coef_, atol=5e-4)
 
 
+OPTAX_WRAPPERS = {
+    # Gradient accumulation: not a GradientTransformation, but optax's own loop takes it.
+    "multi_steps": lambda: optax.MultiSteps(optax.adam(0.1), every_k_schedule=3),
+}
+
+
+@pytest.mark.parametrize("name", OPTAX_WRAPPERS)
+def test_optax_wrappers_match_a_hand_written_loop(name):
+    X, y = regression_problem(n=30, d=3)
+    optimizer = OPTAX_WRAPPERS[name]()
+    result = jaxfit.fit(models.linear(), "squared_error", X, y, optimizer=optimizer, steps=12)
+    params = models.linear().init(jax.random.key(0), 3)
+    state = optimizer.init(params)
+    for _ in range(12):
+        grad = jax.grad(lambda p: jnp.mean((X @ p["w"] + p["b"] - y) ** 2))(params)
+        updates, state = optimizer.update(grad, state, params)
+        params = optax.apply_updates(params, updates)
+    assert int(result.n_steps) == 12
+    np.testing.assert_allclose(result.params["w"], params["w"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.params["b"], params["b"], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("solver", [
     solvers.proximal_gradient(),
     solvers.proximal(optax.sgd(1e-9), learning_rate=1e-9),

@@ -66,11 +66,12 @@ def tree_all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
 
-def from_optax(optimizer: optax.GradientTransformation) -> Solver:
+def from_optax(optimizer: optax.GradientTransformation | optax.MultiSteps) -> Solver:
     """Wrap an optax transform: one gradient step on `smooth + penalty` per call.
 
     The extra arguments optax's L-BFGS and line searches need (`value`, `grad`,
     `value_fn`) are passed to every transform; those that ignore them are unaffected.
+    `optax.MultiSteps` (gradient accumulation) is taken as its `gradient_transformation()`.
     The same transform gives the same `Solver` (a small cache), so `fit`, which
     compiles once per solver, does not recompile when called again with it.
     """
@@ -80,7 +81,9 @@ def from_optax(optimizer: optax.GradientTransformation) -> Solver:
         return _from_optax(optimizer)
 
 
-def _from_optax(optimizer: optax.GradientTransformation) -> Solver:
+def _from_optax(optimizer: optax.GradientTransformation | optax.MultiSteps) -> Solver:
+    if isinstance(optimizer, optax.MultiSteps):
+        optimizer = optimizer.gradient_transformation()
     tx = optax.with_extra_args_support(optimizer)
 
     def step(objective: Objective, params, state):
@@ -97,10 +100,10 @@ _cached_from_optax = functools.lru_cache(maxsize=32)(_from_optax)
 
 
 def as_solver(optimizer: Any, name: str = "optimizer") -> Solver:
-    """Accept a jaxfit `Solver` or any optax `GradientTransformation`."""
+    """Accept a jaxfit `Solver` or any optax `GradientTransformation` (or `MultiSteps`)."""
     if isinstance(optimizer, Solver):
         return optimizer
-    if isinstance(optimizer, optax.GradientTransformation):
+    if isinstance(optimizer, (optax.GradientTransformation, optax.MultiSteps)):
         return from_optax(optimizer)
     raise TypeError(
         f"`{name}` must be an optax GradientTransformation (e.g. optax.adam(1e-3)) or a "
