@@ -338,6 +338,8 @@ def test_proximal_optax_gives_exact_zeros():
 OPTAX_WRAPPERS = {
     # Gradient accumulation: not a GradientTransformation, but optax's own loop takes it.
     "multi_steps": lambda: optax.MultiSteps(optax.adam(0.1), every_k_schedule=3),
+    # Declared to take extra arguments, it takes only its own (grad_fn), not `value`.
+    "sam": lambda: optax.contrib.sam(optax.sgd(0.1), optax.sgd(0.05), sync_period=2),
 }
 
 

@@ -8,6 +8,7 @@ solver is. The proximal, L-BFGS, Newton and closed-form solvers implement the sa
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -70,7 +71,7 @@ def from_optax(optimizer: optax.GradientTransformation | optax.MultiSteps) -> So
     """Wrap an optax transform: one gradient step on `smooth + penalty` per call.
 
     The extra arguments optax's L-BFGS and line searches need (`value`, `grad`,
-    `value_fn`) are passed to every transform; those that ignore them are unaffected.
+    `value_fn`) are passed to every transform that takes them.
     `optax.MultiSteps` (gradient accumulation) is taken as its `gradient_transformation()`.
     The same transform gives the same `Solver` (a small cache), so `fit`, which
     compiles once per solver, does not recompile when called again with it.
@@ -85,14 +86,29 @@ def _from_optax(optimizer: optax.GradientTransformation | optax.MultiSteps) -> S
     if isinstance(optimizer, optax.MultiSteps):
         optimizer = optimizer.gradient_transformation()
     tx = optax.with_extra_args_support(optimizer)
+    accepted = _extra_args(tx.update)
 
     def step(objective: Objective, params, state):
         value, grad = jax.value_and_grad(objective.value)(params)
-        updates, state = tx.update(grad, state, params, value=value, grad=grad,
-                                   value_fn=objective.value)
+        extra = dict(value=value, grad=grad, value_fn=objective.value)
+        updates, state = tx.update(grad, state, params, **{name: extra[name] for name in accepted})
         return optax.apply_updates(params, updates), state, value, tree_max_abs(grad)
 
     return Solver(tx.init, step)
+
+
+def _extra_args(update) -> tuple[str, ...]:
+    """The extra arguments `update` takes: all of them with `**kwargs`, else those it
+    names. Some transforms are declared to take extra arguments but take only their
+    own (`optax.contrib.sam`'s `grad_fn`), and fail on the others."""
+    names = ("value", "grad", "value_fn")
+    try:
+        parameters = inspect.signature(update).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: pass them all, as optax does
+        return names
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return names
+    return tuple(name for name in names if name in {p.name for p in parameters})
 
 
 # Bounded: a transform built on traced hyperparameters (inside vmap) is never reused.
