@@ -384,6 +384,24 @@ def test_a_step_lost_to_rounding_is_not_convergence(solver):
         2 * objective(reference.coef_, reference.intercept_)
 
 
+@pytest.mark.parametrize("acceleration", [True, False], ids=["fista", "ista"])
+def test_proximal_gradient_reaches_tol_on_a_near_exact_fit_in_float32(acceleration):
+    # The lasso's smooth part is ~1e-4 of its objective here: a backtracking slack
+    # relative to it was below the rounding of f, the step was halved at every step
+    # and the fit stalled above tol=1e-5 for 2000 steps.
+    for seed in range(6):  # half of these stalled
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((30, 3))
+        y = X @ np.array([1.0, -2.0, 0.5]) + 0.3 + 1e-3 * rng.standard_normal(30)
+        result = jaxfit.fit(models.linear(), "squared_error", X.astype(np.float32), y.astype(np.float32),
+                            optimizer=solvers.proximal_gradient(acceleration=acceleration),
+                            penalty=penalties.l1(0.01), steps=2000, tol=1e-5)
+        assert bool(result.converged) and int(result.n_steps) < 200
+        reference = Lasso(alpha=0.005, tol=1e-14, max_iter=100_000).fit(X, y)  # halved squared error
+        np.testing.assert_allclose(result.params["w"], reference.coef_, atol=2e-5)
+        np.testing.assert_allclose(result.params["b"], reference.intercept_, atol=2e-5)
+
+
 # ---------------------------------------------------------------------------------------------
 # The contract: every solver, one ridge problem, the same checks.
 
