@@ -402,6 +402,24 @@ def test_proximal_gradient_reaches_tol_on_a_near_exact_fit_in_float32(accelerati
         np.testing.assert_allclose(result.params["b"], reference.intercept_, atol=2e-5)
 
 
+@pytest.mark.parametrize("acceleration", [True, False], ids=["fista", "ista"])
+def test_proximal_gradient_takes_params_of_mixed_precision(x64, acceleration):
+    # float32 weights and a float64 intercept (float leaves keep their dtype): FISTA's
+    # extrapolation promoted the weights to float64 (a while_loop carry TypeError), and
+    # ISTA's rounding slack, in float64 units, stalled it short of tol.
+    X, y = regression_problem(n=40, d=3)
+    solver = solvers.proximal_gradient(acceleration=acceleration)
+    run = lambda b: jaxfit.fit(models.linear(), "squared_error", X, y, optimizer=solver, penalty=penalties.l1(0.01),
+                               steps=2000, tol=1e-5, params={"w": np.zeros(3, np.float32), "b": b})
+    mixed, single = run(np.float64(0.0)), run(np.float32(0.0))
+    assert mixed.params["w"].dtype == np.float32 and mixed.params["b"].dtype == np.float64
+    assert bool(mixed.converged) and bool(single.converged)
+    reference = Lasso(alpha=0.005, tol=1e-14, max_iter=100_000).fit(X.astype(np.float64), y.astype(np.float64))
+    for result in (mixed, single):
+        np.testing.assert_allclose(result.params["w"], reference.coef_, atol=2e-5)
+        np.testing.assert_allclose(result.params["b"], reference.intercept_, atol=2e-5)
+
+
 # ---------------------------------------------------------------------------------------------
 # The contract: every solver, one ridge problem, the same checks.
 

@@ -33,6 +33,12 @@ def _leaf_dtype(tree):
     return jax.tree_util.tree_leaves(tree)[0].dtype
 
 
+def _coarsest_eps(tree):
+    """The rounding unit of the least precise leaf: with float32 weights and a float64
+    intercept (x64) the objective is only as exact as float32."""
+    return max(jnp.finfo(leaf.dtype).eps for leaf in jax.tree_util.tree_leaves(tree))
+
+
 def _sub(a, b):
     return jax.tree_util.tree_map(jnp.subtract, a, b)
 
@@ -42,7 +48,7 @@ def _mapping_norm(start, end, eta):
     what rounding resolves: half an ulp of the largest entry, over η. When η·|gradient|
     falls under that (float32, ill-conditioned data), the step changes nothing and the
     difference reads 0 at a point that is no minimum, which was reported as converged."""
-    resolution = jnp.finfo(_leaf_dtype(start)).eps / 2 * tree_max_abs(start)
+    resolution = tree_max_abs(jax.tree_util.tree_map(lambda x: jnp.finfo(x.dtype).eps / 2 * x, start))
     return jnp.maximum(tree_max_abs(_sub(start, end)), resolution) / eta
 
 
@@ -119,7 +125,7 @@ def proximal_gradient(step_size=None, *, acceleration: bool = True, max_backtrac
             # objective, whose decrease is what counts: relative to a smooth part far
             # below it (a near-exact fit under an L1 penalty), the slack was under f's
             # rounding, η fell at every step and the fit stalled short of `tol`.
-            slack = 16 * jnp.finfo(dtype).eps * jnp.abs(value_y)
+            slack = 16 * _coarsest_eps(y) * jnp.abs(value_y)
 
             def too_long(carry):
                 i, _, _, f_x, bound = carry
@@ -144,7 +150,9 @@ def proximal_gradient(step_size=None, *, acceleration: bool = True, max_backtrac
             t = jnp.where(restart, jnp.ones_like(state.momentum), state.momentum)
             t_next = (1 + jnp.sqrt(1 + 4 * t * t)) / 2
             beta = jnp.where(restart, 0.0, (t - 1) / t_next).astype(dtype)
-            y_next = jax.tree_util.tree_map(lambda a, b: a + beta * (a - b), x, params)
+            # In each leaf's dtype: params may mix precisions (float32 weights, a float64
+            # intercept under x64), and a promoted leaf broke the loop's carry.
+            y_next = jax.tree_util.tree_map(lambda a, b: a + beta.astype(a.dtype) * (a - b), x, params)
         else:
             t_next, y_next = state.momentum, x
         new_state = ProximalGradientState(y_next, t_next.astype(dtype), eta,
