@@ -1,5 +1,6 @@
 """jaxfit.io: bit-exact round trips, refusal of anything untrusted, atomic writes."""
 
+import io
 import json
 import os
 import pickle
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from typing import NamedTuple
 
 import jax
@@ -413,6 +415,42 @@ def test_npy_and_foreign_npz_files_are_refused(path):
     np.savez(path, w=np.ones(3))
     with pytest.raises(ValueError, match=re.escape("no '__jaxfit__' entry; it holds ['w']")):
         load_metadata(path)
+
+
+def forged_npy(shape, dtype) -> bytes:
+    """A .npy header describing `shape` and `dtype`, followed by 8 bytes of data."""
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        out, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
+    return out.getvalue() + bytes(8)
+
+
+@pytest.mark.parametrize("entry, describe", [("leaf_0", False), ("leaf_0", True),
+                                             ("__jaxfit__", False)])
+def test_forged_huge_array_header_is_refused_before_allocating(path, entry, describe):
+    """A header asking for 4 TB: NumPy allocates it before reading (MemoryError)."""
+    save(path, {"w": np.arange(6, dtype=np.float32)})
+    if describe:  # the document agrees with the forged header
+        rewrite(path, set_leaf("shape", [10**12]))
+    with zipfile.ZipFile(path) as zf:
+        entries = {name: zf.read(name) for name in zf.namelist()}
+    dtype = np.uint8 if entry == "__jaxfit__" else np.float32
+    entries[f"{entry}.npy"] = forged_npy((4 * 10**12,) if dtype == np.uint8 else (10**12,), dtype)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    with pytest.raises(ValueError, match=rf"entry '{entry}' describes an array of shape "
+                                         rf"\({4 if entry == '__jaxfit__' else 1}0+,\)"):
+        load(path)
+
+
+def test_compressed_entries_are_refused(path):
+    save(path, {"w": np.arange(6.0)})
+    with np.load(path, allow_pickle=False) as npz:
+        entries = {name: npz[name] for name in npz.files}
+    np.savez_compressed(path, **entries)
+    with pytest.raises(ValueError, match=r"entry '__jaxfit__' is compressed"):
+        load(path)
 
 
 _WRITER = textwrap.dedent("""

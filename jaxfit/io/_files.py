@@ -17,6 +17,7 @@ Python scalars, strings and None live in the document, not in arrays.
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 import zlib
@@ -102,13 +103,43 @@ def _write_npz(file, entries: dict[str, np.ndarray]) -> None:
                 np.lib.format.write_array(out, arr, allow_pickle=False)
 
 
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _entry_header(npz, name: str, archive_size: int) -> tuple[np.dtype, tuple[int, ...]]:
+    """The dtype and shape in entry `name`'s .npy header, checked to fit in the file.
+
+    Read before the array: NumPy allocates what the header describes before reading a
+    byte of data, so a tampered header asking for terabytes would raise MemoryError.
+    """
+    # The entry as np.load finds it: under its own name, else with ".npy" added.
+    info = npz.zip.getinfo(name if name in npz.zip.namelist() else f"{name}.npy")
+    # Deflated, an entry's size is whatever its (editable) zip header says, so the
+    # bound below would not hold.
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise FormatError(f"entry {name!r} is compressed; jaxfit writes uncompressed archives")
+    with npz.zip.open(info) as f:
+        try:
+            reader = _NPY_HEADERS.get(np.lib.format.read_magic(f))
+            if reader is None:
+                raise ValueError("unsupported .npy format version")
+            shape, _, dtype = reader(f)
+        except ValueError as err:
+            raise FormatError(f"entry {name!r} is corrupt ({err})") from None
+    if dtype.hasobject:
+        raise FormatError(f"refusing to load pickled data: entry {name!r} holds an object "
+                          f"array, which jaxfit never writes")
+    if math.prod(shape) * dtype.itemsize > min(info.compress_size, archive_size):
+        raise FormatError(f"entry {name!r} describes an array of shape {shape} and dtype "
+                          f"{dtype}, larger than the data it holds")
+    return dtype, shape
+
+
 def _read_entry(npz, name: str) -> np.ndarray:
     try:
         return npz[name]
     except ValueError as err:
-        if "allow_pickle" in str(err):
-            raise FormatError(f"refusing to load pickled data: entry {name!r} holds an "
-                              f"object array, which jaxfit never writes") from None
         raise FormatError(f"entry {name!r} is corrupt ({err})") from None
 
 
@@ -150,24 +181,26 @@ def _read_file(f, arrays: bool, types: dict) -> tuple[Any, dict]:
     if magic not in _ZIP_MAGIC:
         raise FormatError("not a jaxfit file (not an .npz archive)" if magic else
                           "the file is empty")
+    archive_size = f.seek(0, os.SEEK_END)
     f.seek(0)
     try:
         with np.load(f, allow_pickle=False) as npz:
-            return _read_npz(npz, arrays, types)
+            return _read_npz(npz, arrays, types, archive_size)
     except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError) as err:
         raise FormatError(f"the archive is truncated or corrupt ({err})") from None
     except RecursionError:
         raise FormatError("the document is nested too deeply") from None
 
 
-def _read_npz(npz, arrays: bool, types: dict) -> tuple[Any, dict]:
+def _read_npz(npz, arrays: bool, types: dict, archive_size: int) -> tuple[Any, dict]:
     names = set(npz.files)
     if _HEADER not in names:
         raise FormatError(f"not a jaxfit file (no {_HEADER!r} entry; it holds "
                           f"{sorted(names)[:5]})")
-    header = _read_entry(npz, _HEADER)
-    if header.dtype != np.uint8 or header.ndim != 1:
+    dtype, shape = _entry_header(npz, _HEADER, archive_size)
+    if dtype != np.uint8 or len(shape) != 1:
         raise FormatError(f"the {_HEADER!r} entry is not a uint8 vector")
+    header = _read_entry(npz, _HEADER)
     try:
         document = json.loads(header.tobytes().decode("utf-8"))
     except ValueError as err:  # bad UTF-8, bad JSON, or an int past Python's digit limit
@@ -184,11 +217,12 @@ def _read_npz(npz, arrays: bool, types: dict) -> tuple[Any, dict]:
     if arrays:
         leaves = []
         for name, (stored_dtype, dtype, shape) in zip(leaf_names, specs):
-            arr = _read_entry(npz, name)
-            if arr.dtype != stored_dtype or arr.shape != shape:
+            held = _entry_header(npz, name, archive_size)
+            if held != (stored_dtype, shape):
                 raise FormatError(
-                    f"entry {name!r} holds an array of dtype {arr.dtype} and shape "
-                    f"{arr.shape}, but the document describes dtype {dtype} and shape {shape}")
+                    f"entry {name!r} holds an array of dtype {held[0]} and shape "
+                    f"{held[1]}, but the document describes dtype {dtype} and shape {shape}")
+            arr = _read_entry(npz, name)
             leaves.append(arr if dtype == stored_dtype else arr.view(dtype))
     return decode(document["tree"], leaves, types), document["metadata"]
 
