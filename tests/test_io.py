@@ -444,6 +444,22 @@ def test_forged_huge_array_header_is_refused_before_allocating(path, entry, desc
         load(path)
 
 
+@pytest.mark.parametrize("entry", ["__jaxfit__", "leaf_0"])
+def test_entry_flagged_as_encrypted_is_refused(path, entry):
+    """One flipped bit in the zip headers (zipfile raised RuntimeError)."""
+    save(path, {"w": np.arange(6.0)})
+    data = bytearray(path.read_bytes())
+    name = f"{entry}.npy".encode()
+    at = data.find(b"PK\x01\x02")  # the central directory, which zipfile goes by
+    while data[at + 46:at + 46 + len(name)] != name:
+        at = data.find(b"PK\x01\x02", at + 4)
+        assert at > 0, "the entry is not in the central directory"
+    data[at + 8] |= 0x1  # bit 0 of the general purpose flags: encrypted
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=rf"entry '{entry}' is marked as encrypted"):
+        load(path)
+
+
 def test_compressed_entries_are_refused(path):
     save(path, {"w": np.arange(6.0)})
     with np.load(path, allow_pickle=False) as npz:

@@ -119,6 +119,8 @@ def _entry_header(npz, name: str, archive_size: int) -> tuple[np.dtype, tuple[in
     # bound below would not hold.
     if info.compress_type != zipfile.ZIP_STORED:
         raise FormatError(f"entry {name!r} is compressed; jaxfit writes uncompressed archives")
+    if info.flag_bits & 0x1:  # zipfile would raise RuntimeError asking for a password
+        raise FormatError(f"entry {name!r} is marked as encrypted; jaxfit never encrypts")
     with npz.zip.open(info) as f:
         try:
             reader = _NPY_HEADERS.get(np.lib.format.read_magic(f))
