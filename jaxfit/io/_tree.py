@@ -243,7 +243,7 @@ def decode(node: Any, leaves: list, types: dict) -> Any:
     def hex_float(v: Any) -> float:
         try:
             return float.fromhex(v)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: past float's range
             raise FormatError(f"invalid float {v!r}") from None
 
     def build(x: Any) -> Any:
