@@ -208,6 +208,8 @@ def _namedtuple_class(name: Any, fields: Any, qualified: str, types: dict, made:
         if not (isinstance(ident, str) and ident.isidentifier()
                 and not keyword.iskeyword(ident) and not ident.startswith("_")):
             raise FormatError(f"NamedTuple {qualified} has an invalid name or field {ident!r}")
+    if len(set(fields)) != len(fields):
+        raise FormatError(f"NamedTuple {qualified} has a repeated field in {fields}")
     key = (name, tuple(fields))
     if key not in made:
         made[key] = collections.namedtuple(name, fields)
