@@ -1,10 +1,12 @@
 """jaxfit.data against scikit-learn and NumPy references, plus its input checks."""
 
+import pathlib
 import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn import datasets
 from sklearn.model_selection import StratifiedShuffleSplit
@@ -100,6 +102,16 @@ def test_load_csv_missing_drop(tmp_path):
     assert data.classes == (0, 1)  # an integer column with gaps stays integer
     # Columns that are not selected do not cost rows.
     assert load_csv(path, "a", features=["b"], missing="drop", task="regression").X.shape == (3, 1)
+
+
+def test_load_csv_expands_the_home_folder_as_pandas(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write(tmp_path, "a,y\n1.5,0\n2.5,1\n")
+    reference = pd.read_csv("~/data.csv")
+    for path in ("~/data.csv", pathlib.Path("~/data.csv")):
+        data = load_csv(path, "y")
+        np.testing.assert_array_equal(data.X[:, 0], reference["a"].to_numpy(np.float32))
+        np.testing.assert_array_equal(data.y, reference["y"])
 
 
 def test_load_csv_rows_with_a_trailing_comma_keep_their_columns(tmp_path):

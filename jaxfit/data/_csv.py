@@ -51,6 +51,7 @@ def _read(pd, path):
     if not hasattr(path, "read"):
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"`path` must be a file path or an open file; got {type(path).__name__}.")
+        path = os.path.expanduser(path)  # "~/data.csv", as pandas.read_csv reads it
         if os.path.isdir(path):
             raise ValueError(f"`path` {os.fspath(path)!r} is a folder; pass the CSV file in it.")
         if not os.path.isfile(path):
