@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import pathlib
 import pickle
 import random
 import re
@@ -170,6 +171,16 @@ def test_path_is_used_as_given(tmp_path):
     save(str(target), {"a": np.ones(1)})
     assert os.listdir(tmp_path) == ["no_suffix"]
     assert_same({"a": np.ones(1)}, load(target))
+
+
+def test_home_folder_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # where a "~" folder would be looked for unexpanded
+    for path in ("~/home.npz", pathlib.Path("~/home.npz")):
+        save(path, {"a": np.arange(3)}, metadata={"m": 1})
+        assert os.listdir(tmp_path) == ["home.npz"]
+        assert_same({"a": np.arange(3)}, load(path))
+        assert load_metadata(path) == {"m": 1}
 
 
 def test_saves_replace_the_file_and_leave_no_temporary_files(path):

@@ -40,7 +40,7 @@ _PICKLE_PROTO = b"\x80"  # the first opcode of every pickle since protocol 2
 def _check_path(path: Any) -> str:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`path` must be a str or os.PathLike; got {type(path).__name__}.")
-    return os.fspath(path)
+    return os.path.expanduser(path)  # "~/runs/a.npz", as pandas.read_csv and load_csv read it
 
 
 def save(path: str | os.PathLike, tree: Any, *, metadata: dict | None = None) -> None:
@@ -51,8 +51,9 @@ def save(path: str | os.PathLike, tree: Any, *, metadata: dict | None = None) ->
     file or the new one, never a torn one (a stray `.<name>.*.tmp` file may remain).
 
     Args:
-      path: the file to write, used exactly as given: no `.npz` suffix is appended,
-        so `load(path)` reads what `save(path, ...)` wrote. Its directory must exist.
+      path: the file to write, used as given (a leading `~` is the home folder): no
+        `.npz` suffix is appended, so `load(path)` reads what `save(path, ...)` wrote.
+        Its directory must exist.
       tree: nested dicts (str keys), lists, tuples and NamedTuples whose leaves are
         NumPy or JAX arrays (0-d and empty included; bfloat16 and the other ml_dtypes
         types too), NumPy scalars, None, bool, int, float, complex or str; or a
