@@ -9,6 +9,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import zipfile
@@ -245,6 +246,17 @@ def test_bad_path_and_traced_values_are_refused(path):
     assert not os.listdir(path.parent)
     with pytest.raises(TypeError, match=r"tree\['x'\]: a traced value"):
         jax.jit(lambda x: save(path, {"x": x}))(1.0)
+
+
+def test_read_only_folder_error_names_the_path(path, monkeypatch):
+    def mkstemp(prefix, suffix, dir):  # as in a read-only folder (root ignores chmod)
+        raise PermissionError(13, "Permission denied", os.path.join(dir, prefix + "x" + suffix))
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    expected = f"`path` {str(path)!r}: cannot write in its folder {str(path.parent)!r}"
+    with pytest.raises(PermissionError, match=re.escape(expected)) as info:
+        save(path, {"w": np.ones(1)})
+    assert info.value.errno == 13 and ".tmp" not in str(info.value)
 
 
 def _static_search():

@@ -66,6 +66,7 @@ def save(path: str | os.PathLike, tree: Any, *, metadata: dict | None = None) ->
         key array: store `jax.random.key_data(key)` instead), naming where it sits in
         the tree, e.g. `tree['opt_state'][1]`; or for metadata that is not JSON.
       FileNotFoundError: if the folder of `path` does not exist.
+      PermissionError: if that folder cannot be written to.
       ValueError: if `path` is a folder.
 
     Example:
@@ -92,7 +93,12 @@ def save(path: str | os.PathLike, tree: Any, *, metadata: dict | None = None) ->
     }
     header = np.frombuffer(json.dumps(document).encode("utf-8"), dtype=np.uint8)
     entries = {_HEADER: header, **{f"leaf_{i}": a for i, a in enumerate(arrays)}}
-    write_atomically(path, lambda f: _write_npz(f, entries))
+    try:
+        write_atomically(path, lambda f: _write_npz(f, entries))
+    except PermissionError as err:  # it names the temporary file, not `path`
+        raise PermissionError(err.errno, f"`path` {path!r}: cannot write in its folder "
+                              f"{directory!r} ({err.strerror}); save to a folder you can "
+                              f"write to") from None
 
 
 def _write_npz(file, entries: dict[str, np.ndarray]) -> None:
