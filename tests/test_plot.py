@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from jaxfit import FitResult, plot  # noqa: E402
+from jaxfit.io import load, save  # noqa: E402
 from jaxfit.model_selection import SearchResult  # noqa: E402
 from jaxfit.solvers import PathResult  # noqa: E402
 
@@ -88,6 +89,19 @@ def test_loss_curve_marks_a_run_that_diverged_at_its_first_step(tmp_path):
     ax = plot.loss_curve(batch)
     assert [line.get_label() for line in ax.lines] == ["run 0", "run 1", "diverged"]
     assert ax.get_ylim()[0] <= 0.5 and ax.get_ylim()[1] >= 1.0  # the cross leaves the scale to the data
+
+
+def test_loss_curve_of_a_fit_result_read_back_from_a_file(tmp_path):
+    history = np.r_[np.linspace(3.0, 1.0, 6), np.full(4, np.nan)]
+    validation = np.r_[np.full(5, np.nan), 1.5, np.full(4, np.nan)]
+    result = _fit_result(history, validation)
+    save(tmp_path / "fit.npz", result)
+    loaded = load(tmp_path / "fit.npz")  # a namedtuple "FitResult", not the class
+    expected = [(line.get_label(), line.get_xydata().tolist()) for line in plot.loss_curve(result).lines]
+    ax = plot.loss_curve(loaded)
+    assert [(line.get_label(), line.get_xydata().tolist()) for line in ax.lines] == expected
+    assert [label for label, _ in expected] == ["training", "validation"]
+    _png(ax, tmp_path / "loaded.png")
 
 
 def test_loss_curve_accepts_a_plain_array_into_given_axes(tmp_path):

@@ -30,7 +30,8 @@ def loss_curve(history, ax=None, *, labels=None, log_y: bool | None = None):
     """Plot the objective against the optimizer step, with the validation loss if any.
 
     Args:
-      history: a `FitResult` (also a batched one from `vmap`), or its `history` array
+      history: a `FitResult` (also a batched one from `vmap`, or one read back by
+        `jaxfit.io.load`), or its `history` array
         of shape `[steps]` or `[runs, steps]`. The NaN tail after the last step is
         dropped; a run that diverged ends with a cross at its last finite value (at
         the top of the axes if it had none).
@@ -56,7 +57,9 @@ def loss_curve(history, ax=None, *, labels=None, log_y: bool | None = None):
       ['training', 'validation']
     """
     validation = n_steps = diverged = None
-    if isinstance(history, FitResult):
+    # By its fields, not its class: `jaxfit.io.load` without `namedtuples=[FitResult]` gives
+    # back a namedtuple of the same name and fields.
+    if getattr(type(history), "_fields", None) == FitResult._fields:
         validation = _as_rows(history.validation_history, "history.validation_history")
         n_steps = np.atleast_1d(np.asarray(history.n_steps))
         diverged = np.atleast_1d(np.asarray(history.diverged))
