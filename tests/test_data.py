@@ -304,6 +304,9 @@ BAD_INPUTS = {
     "int key": (lambda p: train_test_split(X10, Y10, key=0), TypeError, "`key`"),
     "rare class": (lambda p: train_test_split(X10, np.r_[Y10[:9], 7], key=KEY, stratify=True),
                    ValueError, "`stratify`.*\\[7\\]"),
+    "NaN label with stratify": (
+        lambda p: train_test_split(X10, np.r_[Y10[:7], np.nan, 0.0, np.nan], key=KEY, stratify=True),
+        ValueError, "`stratify`.*`y` has 2 NaN \\(the first at index 7\\)"),
     "NaN in X": (lambda p: standardize(np.array([[1.0], [np.nan]])), ValueError, "`X` contains 1 NaN"),
     "1-D X": (lambda p: standardize(np.ones(5)), ValueError, "`X` must be a 2-D"),
     "negative weight": (lambda p: standardize(X10, -np.ones(10)), ValueError, "`sample_weight`"),

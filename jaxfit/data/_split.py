@@ -76,7 +76,14 @@ def _classes(y):
     """The distinct labels of `y`, and each sample's index among them."""
     if y.ndim != 1:
         raise ValueError(f"`stratify`=True needs 1-D class labels `y`; got shape {tuple(y.shape)}.")
-    return np.unique(np.asarray(y), return_inverse=True)
+    y = np.asarray(y)
+    # np.unique makes every NaN one class, stratified like the others; scikit-learn refuses.
+    missing = np.isnan(y) if y.dtype.kind in "fc" else np.zeros(0, bool)
+    if missing.any():
+        raise ValueError(f"`stratify`=True needs a class label for every sample, but `y` has "
+                         f"{int(missing.sum())} NaN (the first at index "
+                         f"{int(np.argmax(missing))}). Drop or label those samples first.")
+    return np.unique(y, return_inverse=True)
 
 
 def _stratified_test_mask(classes, y_idx, n_test: int, perm: np.ndarray, tiebreak) -> np.ndarray:
