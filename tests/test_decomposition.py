@@ -110,6 +110,15 @@ def test_weighted_mean_is_accurate_in_float32():
     np.testing.assert_allclose(ours.explained_variance, variances, rtol=1e-4)
 
 
+def test_covariance_of_many_rows_and_few_features_is_accurate_in_float32():
+    # 4·10^6 rows of 2 features: XLA's CPU product added the rows of Xᵀ X one after
+    # another, and the explained variances came out 0.4% off (1.6% at 10^7 rows).
+    X = (np.random.default_rng(0).normal(size=(4_000_000, 2)) * [3.0, 1.0] + 5).astype(np.float32)
+    ours = pca(X, 2, solver="covariance_eigh")
+    variances = np.linalg.eigvalsh(np.cov(X.astype(np.float64).T))[::-1]
+    np.testing.assert_allclose(ours.explained_variance, variances, rtol=1e-5)
+
+
 X_GOOD = np.random.default_rng(0).normal(size=(10, 4))
 X_NAN = X_GOOD.copy()
 X_NAN[3, 3] = np.nan
