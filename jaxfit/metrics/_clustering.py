@@ -216,7 +216,8 @@ def silhouette_score(X, labels, *, n_clusters=None, sample_weight=None) -> jax.A
         weights do not change the cluster means `a` and `b`.
 
     Returns:
-      A scalar in [-1, 1].
+      A scalar in [-1, 1]; NaN when traced labels or weights leave fewer than two
+      clusters (concrete ones are refused with a ValueError).
 
     Memory is O(n · (d + k)) and blocks of about 2**24 distances; time O(n² · (d + k))
     up to 64 clusters, O(n² · d) past them.
