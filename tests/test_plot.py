@@ -201,6 +201,14 @@ def test_regularization_path_plots_each_weight(tmp_path):
     assert by_index.get_xlabel().startswith("position on the path")
     with pytest.raises(ValueError, match="one value per point"):
         plot.regularization_path(path, strengths[:3])
+    # One fit is no path (its 4 weights were drawn as 4 points of one); fits vmapped
+    # over the strengths are.
+    one = FitResult({"w": w[0], "b": np.zeros(())}, np.zeros(5), np.int32(5), True, False, np.zeros(5))
+    with pytest.raises(ValueError, match=r"stacked over the strengths.*shape \(\)"):
+        plot.regularization_path(one)
+    stacked = FitResult(path.params, np.zeros((12, 5)), path.n_steps, path.converged, path.diverged,
+                        np.zeros((12, 5)))
+    assert len(plot.regularization_path(stacked, strengths).lines) == 5
 
 
 def test_missing_matplotlib_says_how_to_install(monkeypatch):

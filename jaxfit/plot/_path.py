@@ -48,6 +48,11 @@ def regularization_path(path_result, strengths=None, ax=None, *, feature_names=N
     if not hasattr(path_result, "params") or not hasattr(path_result, "n_steps"):
         raise TypeError(f"`path_result` must be a PathResult from jaxfit.solvers.regularization_path; "
                         f"got {type(path_result).__name__}.")
+    if np.ndim(path_result.n_steps) != 1:  # e.g. one FitResult: its weights are no path
+        raise ValueError(f"`path_result` must hold params stacked over the strengths (n_steps of "
+                         f"shape [S]); got n_steps of shape {np.shape(path_result.n_steps)}. Pass "
+                         f"the PathResult of solvers.regularization_path, or fits vmapped over "
+                         f"the strengths.")
     coefs = _weights(path_result.params)
     n_points, n_weights = coefs.shape
     if strengths is None:
