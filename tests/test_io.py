@@ -208,7 +208,7 @@ def test_failed_write_keeps_the_old_file_and_cleans_up(path, monkeypatch):
 
 
 @pytest.mark.parametrize("tree, error, match", [
-    ({"f": lambda x: x}, TypeError, r"Cannot save tree\['f'\]: supported leaves .*function"),
+    ({"f": lambda x: x}, TypeError, r"Cannot save tree\['f'\]: a function is code.*function"),
     ([1, {"a": np.array([object()])}], TypeError, r"tree\[1\]\['a'\]: object arrays would need "
                                                   r"pickle"),
     (Pair(jax.random.key(0), None), TypeError, r"tree\.w: PRNG key arrays .*key_data"),
@@ -304,7 +304,7 @@ def test_search_result_keeps_numpy_scalars_and_refuses_functions(path):
     assert [type(v) for v in load(path).configs["v"]] == [np.str_, np.float32, type(None)]
     assert load(path).table()["params"] == result.table()["params"]
     values[0] = len
-    with pytest.raises(TypeError, match=r"tree\.configs\['v'\]\[0\]: supported leaves"):
+    with pytest.raises(TypeError, match=r"tree\.configs\['v'\]\[0\]: a function is code"):
         save(path, result)
 
 

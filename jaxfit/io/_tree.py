@@ -165,6 +165,10 @@ def encode(tree: Any) -> tuple[dict, list[np.ndarray], list[dict]]:
         if isinstance(x, SearchResult):
             return {"type": "search_result", "items": [
                 [k, node(v, f"{where}.{k}")] for k, v in _search_result_fields(x).items()]}
+        if callable(x):  # e.g. the `apply` of make_fit_fns' Trained params
+            raise _leaf_error(where, x, "a function is code, which a file never holds; save "
+                              "the arrays beside it (for a make_fit_fns result, its .params "
+                              "and .scaling) and rebuild the function from your code on load")
         raise _leaf_error(where, x, "supported leaves are NumPy/JAX arrays, None, bool, "
                           "int, float, complex and str, inside dict/list/tuple/NamedTuple "
                           "or a SearchResult")
