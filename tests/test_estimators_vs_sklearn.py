@@ -179,6 +179,17 @@ def test_search_refuses_a_cv_of_the_wrong_kind_naming_it(cv):
         SearchCV(Ridge(), {"alpha": [1.0]}, cv=cv).fit(X, y)
 
 
+@pytest.mark.parametrize("cv", [1, 0, 10_000])
+def test_search_refuses_too_few_or_too_many_splits_as_sklearn(cv):
+    # cv=1 was told it was "greater than the number of samples".
+    X, y, _ = _regression()
+    with pytest.raises(ValueError) as theirs:
+        GridSearchCV(sk_linear.Ridge(), {"alpha": [1.0]}, cv=cv).fit(X, y)
+    with pytest.raises(ValueError) as ours:
+        SearchCV(Ridge(), {"alpha": [1.0]}, cv=cv).fit(X, y)
+    assert str(ours.value).split(",")[0] == str(theirs.value).split(",")[0].replace("GridSearchCV", "SearchCV")
+
+
 def test_search_refuses_several_metrics_or_a_callable_scoring_naming_it():
     # scikit-learn's searches take these; ours take one scorer name, and say so (a list
     # once failed inside with "unhashable type: 'list'").

@@ -161,9 +161,13 @@ def _folds(cv, X, y, task, groups):
     if cv is None:  # scikit-learn's default
         cv = 5
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
-        if not 2 <= cv <= n:
+        if cv < 2:  # scikit-learn's messages, for both ends
+            raise ValueError(f"The 'cv' parameter of SearchCV must be an int in the range [2, inf), "
+                             f"a scikit-learn splitter, an iterable of (train, test) index pairs "
+                             f"or None. Got {cv} instead.")
+        if cv > n:
             raise ValueError(f"Cannot have number of splits n_splits={cv} greater than the number "
-                             f"of samples: n_samples={n} (and n_splits must be >= 2).")
+                             f"of samples: n_samples={n}.")
         if task.kind == "regression":
             return model_selection.kfold(n, int(cv))
         return model_selection.stratified_kfold(y, int(cv), rare_classes="warn")
