@@ -1,6 +1,7 @@
 """Estimator behaviours where jaxfit once departed from scikit-learn: random search
 over lists, rare classes with integer `cv`, weighted search
-scores, MLPRegressor's column targets / multi-output penalty / reported loss, pd.NA in
+scores, MLPRegressor's column targets / multi-output penalty / reported loss, the MLPs'
+loss per epoch with a short last batch, pd.NA in
 X, and KMeans restarts from explicit centers. Each is checked against scikit-learn."""
 
 import warnings
@@ -20,7 +21,8 @@ from sklearn.neural_network._base import squared_loss  # noqa: E402
 
 import jax  # noqa: E402
 import jaxfit  # noqa: E402
-from jaxfit.estimators import KMeans, LogisticRegression, MLPRegressor, Ridge, SearchCV  # noqa: E402
+from jaxfit.estimators import KMeans, LogisticRegression, MLPClassifier, MLPRegressor, Ridge, SearchCV  # noqa: E402
+from jaxfit.estimators._mlp import _hold_out  # noqa: E402
 from jaxfit.estimators._search import _sampled_candidates  # noqa: E402
 
 
@@ -268,6 +270,45 @@ def test_mlp_regressor_loss_curve_is_sklearns_loss(x64, m, batch_size):
     penalty = 0.5 * alpha * sum((w ** 2).sum() for w in ours.coefs_) / 40
     assert len(ours.loss_curve_) == 1
     assert ours.loss_ == pytest.approx(squared_loss(Y, ours.predict(X)) + n_batches * penalty, rel=1e-6)
+
+
+def _from_weights_of(theirs, ours, X, y):
+    """scikit-learn's estimator refitted, warm, from `ours`'s weights."""
+    theirs.coefs_ = [np.array(w) for w in ours.coefs_]
+    theirs.intercepts_ = [np.array(b) for b in ours.intercepts_]
+    return theirs.set_params(warm_start=True).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # one epoch on purpose
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_mlp_loss_curve_weighs_a_short_last_batch_by_its_rows_as_sklearn(x64, kind):
+    # 31 rows in batches of 10: the last batch has one row, and scikit-learn's epoch loss
+    # weighs it 1/31 (`batch_loss · rows / n`); a plain mean of the 4 batches gave it 1/4
+    # (22% off for the regressor, 5% for the classifier). A negligible learning rate keeps
+    # the weights, so scikit-learn, refitted from ours, reports the loss at the same point.
+    X, y, _ = _regression(31)
+    ours_cls, theirs_cls = ((MLPRegressor, sk_nn.MLPRegressor) if kind == "regressor"
+                            else (MLPClassifier, sk_nn.MLPClassifier))
+    y = y if kind == "regressor" else (y > 0).astype(int)
+    kwargs = dict(hidden_layer_sizes=(5,), activation="tanh", alpha=0.0, batch_size=10, learning_rate_init=1e-9,
+                  max_iter=2, random_state=0)
+    ours = ours_cls(**kwargs).fit(X, y)
+    theirs = _from_weights_of(theirs_cls(**kwargs).fit(X, y), ours, X, y)
+    assert ours.loss_curve_ == pytest.approx(theirs.loss_curve_[-2:], rel=1e-7)
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-7)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # one epoch on purpose
+def test_mlp_loss_curve_with_early_stopping_weighs_the_training_rows_batches_as_sklearn(x64):
+    # 35 rows, 4 held out: the 31 training rows make batches of 10, 10, 10 and 1, and
+    # the epoch's loss is scikit-learn's `squared_loss` over them (its `_fit_stochastic`
+    # divides by the training rows), at the weights a negligible learning rate keeps.
+    X, y, _ = _regression(35)
+    ours = MLPRegressor((5,), activation="tanh", alpha=0.0, batch_size=10, learning_rate_init=1e-9, max_iter=1,
+                        early_stopping=True, random_state=0).fit(X, y)
+    held = np.asarray(_hold_out(jax.random.split(ours._key())[0], np.ones(35), 0.1))
+    assert held.sum() == 4 and len(ours.loss_curve_) == 1
+    assert ours.loss_ == pytest.approx(squared_loss(y[~held], ours.predict(X[~held])), rel=1e-7)
 
 
 # ------------------------------------------------------------- inputs and KMeans

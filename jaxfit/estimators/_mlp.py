@@ -54,6 +54,22 @@ def _hold_out(key, weight, fraction):
     return active & (rank < n_held)
 
 
+def _epoch_losses(history, n_steps, n_rows, batch):
+    """Each step's entry replaced by its epoch's loss: the batches' objectives weighed by
+    their rows, as scikit-learn's `_fit_stochastic` accumulates `batch_loss · rows / n`.
+
+    The rows are those with non-zero weight (`n_rows`, traced); `jaxfit.fit` visits
+    them in `ceil(n_rows / batch)` steps an epoch, the last batch holding the rest.
+    """
+    step = jnp.arange(history.shape[0])
+    per_epoch = (n_rows + batch - 1) // batch
+    epoch = step // per_epoch
+    rows = jnp.where(step < n_steps, jnp.minimum(n_rows - (step % per_epoch) * batch, batch), 0)
+    rows = rows.astype(history.dtype)
+    total = jax.ops.segment_sum(jnp.where(rows > 0, history * rows, 0.0), epoch, history.shape[0])
+    return (total / jax.ops.segment_sum(rows, epoch, history.shape[0]))[epoch]
+
+
 def _batch_rows(config, n):
     """Rows per optimizer step (n: full batch)."""
     if config["optimizer"] == "lbfgs":
@@ -172,12 +188,14 @@ class _BaseMLP(SupervisedEstimator):
                      penalty=penalty, steps=steps, batch_size=None if rows >= n else rows,
                      sample_weight=sample_weight, key=key, tol=tol,
                      validation_weight=validation_weight, patience=patience)
+        # A last, shorter batch weighs less in the epoch's reported loss, as in scikit-learn.
+        history = _epoch_losses(result.history, result.n_steps, jnp.sum(sample_weight > 0), rows)
         m = task.n_outputs if task.kind == "regression" else None
-        if m is None:
-            return result
-        # scikit-learn's reported loss averages over the m outputs (module docstring).
-        fitted_penalty = penalty.value(result.params)
-        return result._replace(history=(result.history - fitted_penalty) / m + fitted_penalty)
+        if m is not None:
+            # scikit-learn's reported loss averages over the m outputs (module docstring).
+            fitted_penalty = penalty.value(result.params)
+            history = (history - fitted_penalty) / m + fitted_penalty
+        return result._replace(history=history)
 
     def _set_fitted(self, params, result):
         task = self._fit_task
@@ -195,7 +213,7 @@ class _BaseMLP(SupervisedEstimator):
         ends = list(np.flatnonzero(marked) + 1) if marked.any() else list(range(1, n_steps + 1))
         if ends[-1] < n_steps:
             ends.append(n_steps)
-        self.loss_curve_ = [float(history[a:b].mean()) for a, b in zip([0] + ends[:-1], ends)]
+        self.loss_curve_ = [float(history[b - 1]) for b in ends]  # `_train` wrote each epoch's loss
         self.n_iter_ = len(self.loss_curve_)
         self.loss_ = self.loss_curve_[-1]
         self.t_ = n_steps
@@ -240,9 +258,11 @@ _DOC_ARGS = """
 
     Attributes:
       coefs_, intercepts_: per-layer weights `[in, out]` and biases `[out]`.
-      n_iter_: epochs run; loss_curve_: mean training loss per epoch (scikit-learn's:
+      n_iter_: epochs run; loss_curve_: training loss per epoch (scikit-learn's:
         half the squared error averaged over outputs, or the cross-entropy, plus
-        alpha/(2·n_batch)·||W||²); loss_: the last.
+        alpha/(2·n_batch)·||W||²), the mean of its batches' losses weighed by their
+        rows, as scikit-learn does, also with `sample_weight` (not by their weights);
+        rows of weight zero are not trained on and do not count; loss_: the last.
       n_layers_, n_outputs_, out_activation_, t_ (optimizer steps),
       n_features_in_, feature_names_in_."""
 
