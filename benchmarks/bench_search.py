@@ -44,6 +44,20 @@ from jaxfit.model_selection import grid, search, stratified_kfold
 
 MAX_ITER = 100
 TOL = 1e-5  # largest gradient entry of the mean objective; scikit-learn's lbfgs uses 1e-4
+# Void conditions against scikit-learn. Per-C accuracy alone cannot tell a different
+# objective: with the penalty 2x or 4x scikit-learn's, the largest per-C gap to
+# GridSearchCV was 0.06-0.085 points, the best C one or two grid steps off, and the
+# refit 8.5e-3-9.3e-3 from scikit-learn's coefficients (3.7e-4 with the right scaling).
+ACCURACY_MARGIN = 0.2  # points of mean CV accuracy, at every C
+COEF_LIMIT = 2e-3      # relative distance of the refit to LogisticRegression's optimum
+C_STEPS = 1            # best Cs further apart than this many grid steps
+
+
+def quality_void(accuracy_gap_points: float, coef_distance: float, best_C_steps: int = 0) -> bool:
+    """Whether jaxfit's search and a scikit-learn search disagree beyond the stated
+    margins (then they did not solve the same problem, and the speed ratio is void)."""
+    return (accuracy_gap_points > ACCURACY_MARGIN or coef_distance > COEF_LIMIT
+            or best_C_steps > C_STEPS)
 
 
 def make_data(quick: bool):
@@ -161,7 +175,9 @@ def run(quick: bool = False) -> dict:
     lcv_scores = next(iter(lcv.scores_.values())).mean(axis=0)
     best_C = result.best_config["C"]
     fitted = result.refit(X, y).params
-    reference = LogisticRegression(C=best_C).fit(X, y)
+    # Untimed, and converged tightly: the reference is the optimum of scikit-learn's
+    # objective, so the distance measures jaxfit's objective and solution only.
+    reference = LogisticRegression(C=best_C, tol=1e-8, max_iter=10_000).fit(X, y)
     ours = np.append(np.asarray(fitted["w"]), float(fitted["b"]))
     theirs = np.append(reference.coef_[0], reference.intercept_[0])
     n_lanes = result.scores.size
@@ -187,6 +203,8 @@ def run(quick: bool = False) -> dict:
         "logisticregressioncv_accuracy": lcv_scores.tolist(),
         "max_accuracy_gap_points": float(100 * np.abs(result.mean - gs_scores).max()),
         "best_C": best_C, "gridsearchcv_best_C": float(gs.best_params_["C"]),
+        "best_C_index_gap": abs(int(np.argmin(np.abs(Cs - best_C)))
+                                - int(np.argmin(np.abs(Cs - gs.best_params_["C"])))),
         "coef_relative_distance": float(np.linalg.norm(ours - theirs) / np.linalg.norm(theirs)),
         "iterations_max": n_iter, "status": sorted(set(result.status.ravel().tolist())),
         "gflops": gflops, "matmul_peak_gflops": peak, "fraction_of_peak": gflops / peak,
@@ -212,13 +230,16 @@ def print_table(r: dict) -> None:
     print(f"{'C':>10}{'jaxfit':>9}{'GridCV':>9}{'LRCV':>9}  (mean CV accuracy, %)")
     for C, a, g, c in zip(r["C"], r["jaxfit_accuracy"], r["gridsearchcv_accuracy"],
                           r["logisticregressioncv_accuracy"]):
-        flag = "" if abs(a - g) * 100 <= 0.2 else "  void"
+        flag = "" if abs(a - g) * 100 <= ACCURACY_MARGIN else "  void"
         print(f"{C:>10.4g}{100 * a:>9.3f}{100 * g:>9.3f}{100 * c:>9.3f}{flag}")
     print(f"\nlargest accuracy gap to GridSearchCV: {r['max_accuracy_gap_points']:.3f} points "
-          f"({'ok' if r['max_accuracy_gap_points'] <= 0.2 else 'void'}, limit 0.2)")
-    print(f"best C: jaxfit {r['best_C']:.4g}, GridSearchCV {r['gridsearchcv_best_C']:.4g}")
+          f"(limit {ACCURACY_MARGIN})")
+    print(f"best C: jaxfit {r['best_C']:.4g}, GridSearchCV {r['gridsearchcv_best_C']:.4g} "
+          f"({r['best_C_index_gap']} grid steps apart, limit {C_STEPS})")
     print(f"refitted coefficients vs LogisticRegression(C={r['best_C']:.4g}): relative "
-          f"distance {r['coef_relative_distance']:.2e} (limit 1e-2)")
+          f"distance {r['coef_relative_distance']:.2e} (limit {COEF_LIMIT:g})")
+    void = quality_void(r["max_accuracy_gap_points"], r["coef_relative_distance"], r["best_C_index_gap"])
+    print(f"verdict against GridSearchCV: {'void' if void else 'ok'}")
     print(f"jaxfit steady state: {r['gflops']:.1f} GFLOP/s = {100 * r['fraction_of_peak']:.0f}% of "
           f"the float32 matmul peak {r['matmul_peak_gflops']:.1f} GFLOP/s")
 

@@ -151,8 +151,28 @@ def _w1_result(**changes) -> dict:
          "gridsearchcv_s": 0.5, "logisticregressioncv_s": 0.4, "gflops": 90.0,
          "jaxfit_accuracy": accuracy, "gridsearchcv_accuracy": accuracy,
          "logisticregressioncv_accuracy": accuracy, "max_accuracy_gap_points": 0.0,
-         "best_C": 0.038, "gridsearchcv_best_C": 0.038, "coef_relative_distance": 3e-4}
+         "best_C": 0.038, "gridsearchcv_best_C": 0.038, "best_C_index_gap": 0,
+         "coef_relative_distance": 3e-4}
     return {**r, **changes}
+
+
+@pytest.mark.parametrize("changes, gs_void, lrcv_void", [
+    ({}, False, False),
+    ({"best_C_index_gap": 1}, False, False),
+    # The penalty at 2x scikit-learn's: per-C accuracy within 0.06 points of
+    # GridSearchCV's, the best C one grid step off, the refit 9e-3 from the optimum.
+    ({"max_accuracy_gap_points": 0.06, "best_C_index_gap": 1, "coef_relative_distance": 9e-3}, True, True),
+    ({"best_C_index_gap": 2}, True, False),
+    ({"max_accuracy_gap_points": 0.3}, True, False),
+    ({"logisticregressioncv_accuracy": [0.80, 0.84, 0.836]}, False, True),
+])
+def test_w1_verdict_is_void_when_the_objective_or_the_choice_differs(runner, changes, gs_void, lrcv_void):
+    summary = runner.summarize("W1", _w1_result(**changes), peak=400.0)
+    verdicts = [row[-1] for row in summary["tables"][0]["rows"][-2:]]
+    assert verdicts == ["void" if gs_void else "ok", "void" if lrcv_void else "ok"]
+    met = {t["target"]: t["met"] for t in summary["targets"]}
+    assert (met["W1 ≥ 5× GridSearchCV, compilation included"] is None) == gs_void
+    assert (met["W1 faster than LogisticRegressionCV, compilation included"] is None) == lrcv_void
 
 
 def test_w1_compile_ratio_compares_first_minus_second_call_in_both_processes(runner):
