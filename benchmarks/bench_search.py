@@ -1,6 +1,6 @@
 """W1: a 5-fold × 20-C search for L2 logistic regression, jaxfit vs scikit-learn.
 
-    /work/venv/bin/python benchmarks/bench_search.py [--quick]
+    /work/venv/bin/python benchmarks/bench_search.py [--quick] [--cache-dir DIR]
 
 Data: `make_classification(n_samples=20_000, n_features=100, random_state=0)`,
 standardized once. Every method sees the same folds (`stratified_kfold` gives exactly
@@ -22,6 +22,7 @@ majorization steps take ~40 iterations and gradient methods hundreds; this takes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -95,19 +96,19 @@ def flops(n: int, d: int, n_splits: int, n_lanes: int, n_iter: int) -> float:
 REPEATS = 3  # fresh processes of each kind, and alternating rounds in this process
 
 
-def _fresh_process(quick: bool, cache_dir: str | None) -> dict:
-    """Seconds of the first `search` call in a new Python process (compilation
-    included) and of a second call there; `compile` is the search's own account."""
+def _fresh_process(quick: bool, cache_dir: str) -> dict:
+    """Seconds of the first `search` call in a new Python process whose persistent
+    compilation cache is `cache_dir` (compilation included, and with an empty folder
+    the writing of the cache) and of a second call there; `compile` is the search's
+    own account."""
     args = [sys.executable, os.path.abspath(__file__), "--child"] + (["--quick"] if quick else [])
-    env = dict(os.environ, **({"JAXFIT_BENCH_CACHE": cache_dir} if cache_dir else {}))
+    env = dict(os.environ, JAXFIT_BENCH_CACHE=cache_dir)
     out = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _child(quick: bool) -> None:
-    if os.environ.get("JAXFIT_BENCH_CACHE"):
-        jax.config.update("jax_compilation_cache_dir", os.environ["JAXFIT_BENCH_CACHE"])
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    _common.use_compilation_cache(os.environ["JAXFIT_BENCH_CACHE"])
     X, y = make_data(quick)
     gc.collect()  # what the imports owe (see benchmarks._common._child)
     jax.devices()
@@ -145,21 +146,32 @@ def _sklearn_searches(X, y):
                                                                        refit=False).fit(X, y))}
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, *, cache_root: str | None = None) -> dict:
     """Run the comparison; returns every figure the table prints.
 
-    First calls: `REPEATS` fresh processes with no persistent cache, and as many whose
-    cache a previous process filled (medians). In this process, after a warm-up run of
-    each, `REPEATS` alternating rounds of the compiled search, GridSearchCV and
-    LogisticRegressionCV (medians).
+    First calls: `REPEATS` fresh processes, each with an empty persistent compilation
+    cache of its own (as every workload's first process, `_common`), and as many
+    reading the cache the first of them filled (medians). In this process, after a
+    warm-up run of each, `REPEATS` alternating rounds of the compiled search,
+    GridSearchCV and LogisticRegressionCV (medians).
+
+    Args:
+      quick: 4,000 samples instead of 20,000.
+      cache_root: folder under which the caches are made (kept, to be inspected);
+        default a temporary folder, removed afterwards.
     """
     from sklearn.linear_model import LogisticRegression
 
     peak = _common.matmul_peak()["gflops"]
-    fresh = [_fresh_process(quick, None) for _ in range(REPEATS)]
-    with tempfile.TemporaryDirectory() as cache:
-        _fresh_process(quick, cache)  # fills the persistent cache
-        fresh_cached = [_fresh_process(quick, cache) for _ in range(REPEATS)]
+    with contextlib.ExitStack() as stack:
+        if cache_root is None:
+            root = stack.enter_context(tempfile.TemporaryDirectory(prefix="jaxfit-bench-cache-"))
+        else:
+            os.makedirs(cache_root, exist_ok=True)
+            root = cache_root
+        caches = [tempfile.mkdtemp(prefix="bench_search-", dir=root) for _ in range(REPEATS)]
+        fresh = [_fresh_process(quick, cache) for cache in caches]
+        fresh_cached = [_fresh_process(quick, caches[0]) for _ in range(REPEATS)]
     X, y = make_data(quick)
     folds, space = stratified_kfold(y, 5), grid(C=np.logspace(-3, 2, 20))
     calls = {"jaxfit": lambda: search(train_fn, score_fn, X, y, space, folds), **_sklearn_searches(X, y)}
@@ -247,12 +259,13 @@ def print_table(r: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4,000 samples instead of 20,000")
+    parser.add_argument("--cache-dir", help="where the fresh processes' compilation caches go")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(args.quick)
     else:
-        print_table(run(quick=args.quick))
+        print_table(run(quick=args.quick, cache_root=args.cache_dir))
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def _parse_only(text: str | None) -> list[str]:
 
 def _run_workload(name: str, quick: bool, cache_root: str | None) -> dict:
     module = importlib.import_module(f"benchmarks.{WORKLOADS[name][0]}")
-    if name in ("W1", "S"):  # W1 keeps its own fresh-process caches; S has no fresh process
+    if name == "S":  # no fresh process
         return module.run(quick=quick)
     return module.run(quick=quick, cache_root=cache_root)
 
