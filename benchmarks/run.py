@@ -255,7 +255,14 @@ def _summarize_w5(r: dict, peak: float) -> dict:
                                  ("pca", "PCA, 10 components", "sum of explained variance ratios")):
         t, fresh = r[task], r[task]["fresh_process"]
         compile_text, ratio = _compile_note(fresh["compile_first_s"], fresh["compile_second_s"])
-        notes = [compile_text]
+        # The target's ratio takes scikit-learn's fits timed in this process right after
+        # each pair of fresh processes (as the load drifts), the table's columns its
+        # steady-state median: say which is which.
+        sk_cold = float(np.median(t["sk_cold_s"]))
+        notes = [compile_text,
+                 f"the target's ratio: scikit-learn's fits timed in the runner after each pair of fresh "
+                 f"processes, median {sk_cold:.3f} s, ÷ jaxfit compiling {_x(1 / t['ratio_cold'])} "
+                 f"(the table's columns use its steady-state median)"]
         if task == "pca":  # the covariance product, 2·n·d², dominates
             gflops = 2.0 * r["n_samples"] * r["n_features"] ** 2 / t["jax_s"] / 1e9
             notes.append(_peak_note(gflops, peak) + " (counting the covariance product only)")
@@ -266,7 +273,7 @@ def _summarize_w5(r: dict, peak: float) -> dict:
                               [(f"scikit-learn {'KMeans' if task == 'kmeans' else 'PCA'}", t["sk_s"],
                                 f"{t['sk_quality']:.6g}", t["void"])], quality, notes))
         targets.append(_target(f"W5 {task} at least as fast as scikit-learn, compilation included",
-                               f"{_x(1 / t['ratio_cold'])} (cold fits against scikit-learn's in the same processes)",
+                               f"{_x(1 / t['ratio_cold'])} (fresh processes against scikit-learn fits timed between them)",
                                t["ratio_cold"] <= 1.0, t["void"]))
         targets.append(_target(f"W5 {task} second-process compile ≤ 20% of the first", f"{100 * ratio:.0f}%",
                                ratio <= COMPILE_TARGET))
