@@ -395,3 +395,17 @@ def test_x64_search_refuses_a_float32_checkpoint(tmp_path):
     with jax.enable_x64(True):
         with pytest.raises(ValueError, match="hyperparameter_dtype changed"):
             logistic_search(checkpoint=tmp_path)
+
+
+def test_default_chunk_size_over_budget_names_no_more_configs_than_there_are(tmp_path, monkeypatch):
+    # One configuration over the memory budget: the default chunk is that configuration
+    # (the call still runs 2 lanes), so a checkpoint accepts chunk_size=1, the same chunk.
+    monkeypatch.setattr(_search, "MEMORY_BUDGET", 1)
+    one = lambda **kwargs: ms.search(LOGISTIC.train, LOGISTIC.score, X_CLS, Y_CLS,
+                                     ms.grid(lr=[0.3], alpha=[1e-3]), FOLDS_CLS, **kwargs)
+    first = one(checkpoint=tmp_path)
+    assert first.chunks == {"computed": 1, "resumed": 0, "chunk_size": 1, "n_devices": 1}
+    again = one(checkpoint=tmp_path, chunk_size=1)
+    assert again.chunks == {"computed": 0, "resumed": 1, "chunk_size": 1, "n_devices": 1}
+    np.testing.assert_array_equal(again.scores, first.scores)
+    np.testing.assert_allclose(first.scores, logistic_search().scores[:1], rtol=1e-6)

@@ -171,8 +171,10 @@ class _Programs:
         if per_config * width / n_dev <= MEMORY_BUDGET:
             return n_space
         size = int(MEMORY_BUDGET * n_dev // per_config)
-        # Every call runs at least 2 lanes per device (`_width`): fill them with work.
-        return max(size - size % n_dev, 2 * n_dev)
+        # Every call runs at least 2 lanes per device (`_width`): fill them with work,
+        # but name no more configurations than there are, as an explicit chunk_size does
+        # (else a checkpoint refuses chunk_size=n_space, the same single chunk).
+        return min(max(size - size % n_dev, 2 * n_dev), n_space)
 
 
 def _describe_static(value: Any) -> str:
