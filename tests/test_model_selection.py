@@ -388,6 +388,24 @@ def test_make_fit_fns_averaged_metric_on_a_binary_task():
                                                                  average="macro"), rtol=1e-6)
 
 
+
+@pytest.mark.parametrize("fn", [metrics.mse, metrics.mae, metrics.rmse, metrics.log_loss])
+def test_jaxfit_error_metrics_passed_as_functions_are_minimised(fn):
+    # metric=metrics.mse scores as metric="mse" does (negated), so the search prefers the
+    # trained model (lr=0.1) to the untrained one (lr=0): maximising mse picked lr=0.
+    classify = fn is metrics.log_loss
+    X, y = regression_problem(n=40, d=2)
+    y = (y > np.median(y)).astype(np.int32) if classify else y  # a linear rule
+    model, loss = ((models.logistic(), "binary_cross_entropy") if classify else
+                   (models.linear(), "squared_error"))
+    results = [ms.search(*ms.make_fit_fns(model, loss, optimizer=lambda c: optax.sgd(c["lr"]),
+                                          steps=50, metric=m)[:2],
+                         X, y, ms.grid(lr=[0.0, 0.1]), ms.kfold(40, 4))
+               for m in (fn, fn.__name__)]
+    np.testing.assert_allclose(results[0].scores, results[1].scores, rtol=1e-6)
+    assert (results[0].scores <= 0).all()
+    assert results[0].best_config == {"lr": 0.1}
+
 BAD_FIT_FNS = [
     (dict(model="linear"), TypeError, "model"),
     (dict(loss="nope"), ValueError, "loss"),

@@ -88,6 +88,11 @@ def _resolve_metric(metric, task: str):
     if isinstance(metric, _metrics.Metric):
         return getattr(metric.fn, "__name__", "metric"), metric.fn, metric.greater_is_better
     if callable(metric):
+        # jaxfit's own error metrics passed as functions (metric=metrics.mse) keep their
+        # direction, as their names do: maximising an error picks the worst configuration.
+        known = {m.fn: n for n, m in _metrics.METRICS.items()}
+        if metric in known:
+            return _resolve_metric(known[metric], task)
         return getattr(metric, "__name__", "metric"), metric, True
     raise TypeError(f"`metric` must be a metric name such as 'accuracy', a "
                     f"jaxfit.metrics.Metric(fn, greater_is_better) or a function "
@@ -137,7 +142,8 @@ def make_fit_fns(model, loss, *, optimizer, penalty=None, steps, batch_size=None
       standardize: scale features with `jaxfit.data.standardize`, fitted on each fold's
         training rows only.
       metric: a `jaxfit.metrics` name, a `Metric(fn, greater_is_better)` or a function
-        `fn(y_true, y_pred, *, sample_weight)` (higher is better). Default "accuracy"
+        `fn(y_true, y_pred, *, sample_weight)` (higher is better, except for the
+        functions of `jaxfit.metrics`, which keep their direction). Default "accuracy"
         for classification losses, "r2" otherwise. Metrics where lower is better are
         negated, so the score is always maximised. Classifiers are scored on labels,
         "log_loss" on probabilities and "roc_auc" on logits.
