@@ -165,6 +165,9 @@ BAD_SPLITS = [
     (lambda: ms.kfold(10, 2, key=jax.random.key(0)), ValueError, "shuffle"),
     (lambda: ms.stratified_kfold(np.array([0, 0, 0, 1, 1, 1, 2]), 2), ValueError, "class"),
     (lambda: ms.stratified_kfold(np.zeros((4, 2)), 2), ValueError, "y"),
+    # A continuous target: every value its own class; "lower n_splits to at most 1" cannot help.
+    (lambda: ms.stratified_kfold(np.linspace(0, 1, 20), 5), ValueError, r"`y`.*use kfold"),
+    (lambda: ms.stratified_kfold(np.arange(20), 5, rare_classes="warn"), ValueError, r"`y`.*use kfold"),
     (lambda: ms.group_kfold(np.array([0, 0, 1, 1]), 3), ValueError, "groups"),
     (lambda: ms.leave_one_out(1), ValueError, "n_samples"),
     (lambda: ms.shuffle_split(10, 2, test_size=1.5, key=jax.random.key(0)), ValueError, "test_size"),

@@ -197,6 +197,10 @@ def stratified_kfold(y, n_splits: int = 5, *, shuffle: bool = False, key=None,
     # Classes numbered by first appearance, as scikit-learn does, so the folds match.
     encoded = np.argsort(np.argsort(first))[inverse]
     counts = np.bincount(encoded)
+    if counts.max() < 2:  # no n_splits >= 2 can work: say why instead of "at most 1"
+        raise ValueError(f"`y` has {y.size} distinct values, each its own class, so no class can "
+                         f"be spread over {n_splits} folds; stratified_kfold needs class labels. "
+                         f"For a continuous target use kfold(len(y), {n_splits}).")
     if counts.min() < n_splits:
         # Class code c first appears at sort(first)[c]; .item() shows 'eel', not np.str_('eel').
         rarest, largest = (y[np.sort(first)[c]].item() for c in (np.argmin(counts), np.argmax(counts)))
