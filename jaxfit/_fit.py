@@ -270,6 +270,13 @@ def check_labels(loss, y, n_classes: int | None) -> None:
                              f"many outputs as classes.")
 
 
+def epoch_batch_rows(position, n_active, batch_size):
+    """Rows in batch `position` (0, 1, ...) of an epoch: `fit` visits the `n_active`
+    rows of non-zero weight in ceil(n_active / batch_size) batches, the last holding
+    the rest (0 past it)."""
+    return jnp.clip(n_active - position * batch_size, 0, batch_size)
+
+
 def _warn_if_unreliable(result: FitResult, model, loss, penalty, X, y, weight, steps, tol) -> None:
     """Warn about a concrete result that should not be used as is.
 
@@ -434,7 +441,7 @@ def _fit_loop(model, loss, solver, steps, batch_size, tol, patience,
         # Each batch weighs by its number of samples, as in scikit-learn's MLP: a plain
         # mean of the batch objectives gave a last batch of 1 sample (n = 101, batch 100)
         # half the epoch, and its noise stopped fits as "converged" that still improved.
-        rows = jnp.clip(n_active - (taken - first_step) * batch_size, 0, batch_size)
+        rows = epoch_batch_rows(taken - first_step, n_active, batch_size)
         rows = jnp.where(in_epoch, rows, 0).astype(s.history.dtype)
         epoch_loss = jnp.sum(jnp.where(in_epoch, s.history * rows, 0.0)) / jnp.maximum(jnp.sum(rows), 1)
         return end_epoch(s, epoch_loss, complete=pos >= n_active)

@@ -26,7 +26,7 @@ import numpy as np
 import optax
 
 from .. import losses, models, penalties, solvers
-from .._fit import fit
+from .._fit import epoch_batch_rows, fit
 from ._base import check_integer, check_option, check_real, random_key
 from ._inputs import column_to_1d, device_array
 from ._supervised import ClassifierMixin, RegressorMixin, SupervisedEstimator
@@ -58,13 +58,13 @@ def _epoch_losses(history, n_steps, n_rows, batch):
     """Each step's entry replaced by its epoch's loss: the batches' objectives weighed by
     their rows, as scikit-learn's `_fit_stochastic` accumulates `batch_loss · rows / n`.
 
-    The rows are those with non-zero weight (`n_rows`, traced); `jaxfit.fit` visits
-    them in `ceil(n_rows / batch)` steps an epoch, the last batch holding the rest.
+    The rows are those with non-zero weight (`n_rows`, traced), in `jaxfit.fit`'s
+    batches: `ceil(n_rows / batch)` steps an epoch (`epoch_batch_rows`).
     """
     step = jnp.arange(history.shape[0])
     per_epoch = (n_rows + batch - 1) // batch
     epoch = step // per_epoch
-    rows = jnp.where(step < n_steps, jnp.minimum(n_rows - (step % per_epoch) * batch, batch), 0)
+    rows = jnp.where(step < n_steps, epoch_batch_rows(step % per_epoch, n_rows, batch), 0)
     rows = rows.astype(history.dtype)
     total = jax.ops.segment_sum(jnp.where(rows > 0, history * rows, 0.0), epoch, history.shape[0])
     return (total / jax.ops.segment_sum(rows, epoch, history.shape[0]))[epoch]

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _compile
+from .._blocks import blocked_product
 from .._validation import (as_array, check_choice, check_int, check_scalar, float_dtype, from_pandas,
                            is_traced, weights_or_ones)
 from ._common import (as_labels, as_weights, check_same_length, concrete_labels,
@@ -402,13 +403,7 @@ def _confusion_matrix(y_true, y_pred, w, n_classes):
     w = _float_weights(w, y_true)
     t = w[:, None] * jax.nn.one_hot(y_true, n_classes, dtype=w.dtype)
     p = jax.nn.one_hot(y_pred, n_classes, dtype=w.dtype)
-    # XLA's CPU backend may add a product's n rows one after another, and a float32 sum
-    # stops growing at 2^24 times its terms (2^25 samples of one class counted 2^24). So
-    # each block of rows is a product and the blocks are added by a reduction, a tree.
-    # Blocks of at least n_classes rows keep the partial matrices no larger than `t`.
-    block = max(_CONFUSION_BLOCK, n_classes)
-    m = -(-y_true.shape[0] // block)
-    pad = ((0, m * block - y_true.shape[0]), (0, 0))
-    t, p = (jnp.pad(a, pad).reshape(m, block, n_classes) for a in (t, p))
+    # Summed over blocks of rows (`_blocks`): as one product, a float32 count stopped at
+    # 2^24. Blocks of at least n_classes rows keep the partial matrices no larger than `t`.
     # HIGHEST keeps weighted counts exact on accelerators whose default matmul is TF32.
-    return jnp.einsum("mbi,mbj->mij", t, p, precision=jax.lax.Precision.HIGHEST).sum(axis=0)
+    return blocked_product(t, p, max(_CONFUSION_BLOCK, n_classes), precision=jax.lax.Precision.HIGHEST)
